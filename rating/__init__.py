@@ -1,0 +1,1 @@
+"""The DIT competence scale, scoring, agreement statistics and the on-model classifier."""

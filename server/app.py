@@ -1,0 +1,91 @@
+"""The Starlette application: routes, middleware, and the lifespan that opens the database and starts the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from urllib.parse import quote
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+import web
+from server import api, pages
+from server.auth import TokenOrSessionBackend, on_auth_error
+from server.config import Settings
+from server.db import close_database, create_demo_accounts, format_demo_logins, open_database
+from server.worker import TranscriptionWorker
+
+log = logging.getLogger("dit")
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    if exc.status_code == 401 and request.method == "GET":
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    return pages.render(request, "error.html", status_code=exc.status_code, message=exc.detail)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = (settings or Settings.from_env()).prepare()
+    templates = Jinja2Templates(directory=str(web.TEMPLATES))
+    templates.env.filters["duration"] = format_duration
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        await open_database(settings)
+        if settings.demo_accounts:
+            logins = await create_demo_accounts(settings)
+            if logins:
+                print(format_demo_logins(logins, f"http://{settings.host}:{settings.port}/"), flush=True)
+        stop = asyncio.Event()
+        worker_task = None
+        if settings.in_process_worker:
+            worker_task = asyncio.create_task(TranscriptionWorker(settings).run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker_task is not None:
+                worker_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker_task
+            await close_database()
+
+    app = Starlette(
+        routes=[*pages.routes, *api.routes, Mount("/static", StaticFiles(directory=str(web.STATIC)), name="static")],
+        middleware=[
+            Middleware(
+                SessionMiddleware,
+                secret_key=settings.secret_key,
+                session_cookie="dit_session",
+                same_site="lax",
+                https_only=settings.secure_cookies,
+                max_age=12 * 3600,
+            ),
+            Middleware(AuthenticationMiddleware, backend=TokenOrSessionBackend(), on_error=on_auth_error),
+        ],
+        exception_handlers={HTTPException: http_error},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.templates = templates
+    return app

@@ -1,0 +1,253 @@
+"""The `dit` command: serve, worker, users, transcribe, models."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import signal
+import sys
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+from server.config import Settings
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = Settings.from_env()
+    settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, proxy_headers=True, log_level=args.log_level)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from server.db import close_database, open_database
+    from server.worker import TranscriptionWorker
+
+    settings = Settings.from_env().prepare()
+
+    async def main() -> None:
+        await open_database(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        task = asyncio.create_task(TranscriptionWorker(settings).run(stop))
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await close_database()
+
+    _configure_logging(args.log_level)
+    asyncio.run(main())
+    return 0
+
+
+def _configure_logging(level: str) -> None:
+    import logging
+
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            raise SystemExit("The passwords differ.")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        raise SystemExit("A password needs at least 8 characters.")
+    return password
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from server.db import close_database, open_database
+    from server.models import Role, User
+    from server.security import hash_password
+
+    settings = Settings.from_env().prepare()
+    role = Role(args.role)
+    password = _read_password(args)
+
+    async def main() -> int:
+        await open_database(settings)
+        try:
+            if await User.exists(username=args.name):
+                print(f"A user named '{args.name}' already exists.", file=sys.stderr)
+                return 1
+            accredited_on = date.fromisoformat(args.accredited_on) if args.accredited_on else None
+            user = await User.create(
+                username=args.name,
+                name=args.full_name or args.name,
+                role=role,
+                password_hash=hash_password(password),
+                accredited=bool(args.accredited or accredited_on),
+                accredited_on=accredited_on or (date.today() if args.accredited else None),
+            )
+            if args.supervisor:
+                supervisor = await User.get_or_none(username=args.supervisor, role=Role.SUPERVISOR)
+                if supervisor is None:
+                    print(f"No supervisor named '{args.supervisor}'.", file=sys.stderr)
+                    return 1
+                await user.supervisors.add(supervisor)
+            print(f"Added {role.label.lower()} '{user.username}'.")
+            return 0
+        finally:
+            await close_database()
+
+    return asyncio.run(main())
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    from server.db import close_database, open_database
+    from server.models import User
+
+    settings = Settings.from_env().prepare()
+
+    async def main() -> None:
+        await open_database(settings)
+        try:
+            for user in await User.all().order_by("role", "username").prefetch_related("supervisors"):
+                supervisors = ", ".join(s.username for s in user.supervisors)
+                extra = f" supervised by {supervisors}" if supervisors else ""
+                accredited = f" accredited {user.accredited_on}" if user.accredited else ""
+                print(f"{user.role.value:12} {user.username:16} {user.name}{accredited}{extra}")
+        finally:
+            await close_database()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_users_supervise(args: argparse.Namespace) -> int:
+    from server.db import close_database, open_database
+    from server.models import Role, User
+
+    settings = Settings.from_env().prepare()
+
+    async def main() -> int:
+        await open_database(settings)
+        try:
+            supervisor = await User.get_or_none(username=args.supervisor, role=Role.SUPERVISOR)
+            trainee = await User.get_or_none(username=args.trainee, role=Role.TRAINEE)
+            if supervisor is None or trainee is None:
+                print("Name an existing supervisor and an existing trainee.", file=sys.stderr)
+                return 1
+            await trainee.supervisors.add(supervisor)
+            print(f"{supervisor.username} now supervises {trainee.username}.")
+            return 0
+        finally:
+            await close_database()
+
+    return asyncio.run(main())
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from transcription import transcribe_file
+    from transcription.formats import FORMATS
+    from transcription.media import MediaError
+
+    settings = Settings.from_env()
+    with tqdm(total=100, unit="%", desc="Transcribing", file=sys.stderr, disable=args.quiet) as bar:
+
+        def progress(fraction: float) -> None:
+            bar.update(round(fraction * 100) - bar.n)
+
+        try:
+            transcript = transcribe_file(
+                args.file,
+                engine=args.engine or settings.engine,
+                model=args.model or settings.model,
+                progress=progress,
+                models_dir=settings.models_dir,
+            )
+        except MediaError as exc:
+            bar.close()
+            print(f"{args.file}: {exc}", file=sys.stderr)
+            return 2
+        bar.update(100 - bar.n)
+    output = FORMATS[args.format](transcript)
+    if args.output:
+        Path(args.output).write_text(output, encoding="utf-8")
+    else:
+        sys.stdout.write(output if output.endswith("\n") else output + "\n")
+    return 0
+
+
+def cmd_models_convert(args: argparse.Namespace) -> int:
+    from transcription.convert import convert_ctranslate2_to_openai
+    from transcription.engines import bundled_model_dir
+
+    source = bundled_model_dir() if args.source == "bundled" else Path(args.source)
+    out = Path(args.output) if args.output else Settings.from_env().prepare().models_dir / "tiny.en.pt"
+    path = convert_ctranslate2_to_openai(source, out)
+    print(f"Wrote openai-whisper checkpoint {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from transcription.engines import ENGINES
+    from transcription.formats import FORMATS
+
+    parser = argparse.ArgumentParser(prog="dit", description="DIT supervision and adherence-rating platform.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the web service with its in-process transcription worker")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = commands.add_parser("worker", help="run a transcription worker alone")
+    worker.add_argument("--log-level", default="info")
+    worker.set_defaults(func=cmd_worker)
+
+    users = commands.add_parser("users", help="manage accounts").add_subparsers(dest="users_command", required=True)
+    add = users.add_parser("add", help="add an account; the password is prompted for, or read from stdin")
+    add.add_argument("--role", required=True, choices=["trainee", "supervisor", "course_lead", "admin"])
+    add.add_argument("--name", required=True, help="the log-in name")
+    add.add_argument("--full-name", help="the name shown on pages (default: the log-in name)")
+    add.add_argument("--accredited", action="store_true", help="a supervisor accredited to rate DIT tapes")
+    add.add_argument("--accredited-on", help="accreditation date, YYYY-MM-DD")
+    add.add_argument("--supervisor", help="for a trainee: the supervisor's log-in name")
+    add.set_defaults(func=cmd_users_add)
+    users.add_parser("list", help="list accounts").set_defaults(func=cmd_users_list)
+    supervise = users.add_parser("supervise", help="let a supervisor see a trainee's cases")
+    supervise.add_argument("supervisor")
+    supervise.add_argument("trainee")
+    supervise.set_defaults(func=cmd_users_supervise)
+
+    transcribe = commands.add_parser("transcribe", help="transcribe a recording from the command line")
+    transcribe.add_argument("file")
+    transcribe.add_argument("--engine", choices=ENGINES)
+    transcribe.add_argument("--model", help="a model name, a CTranslate2 directory or an openai-whisper checkpoint")
+    transcribe.add_argument("--format", choices=list(FORMATS), default="json")
+    transcribe.add_argument("-o", "--output", help="write here instead of standard output")
+    transcribe.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    transcribe.set_defaults(func=cmd_transcribe)
+
+    models = commands.add_parser("models", help="model files").add_subparsers(dest="models_command", required=True)
+    convert = models.add_parser("convert", help="turn a CTranslate2 Whisper model into an openai-whisper checkpoint")
+    convert.add_argument("source", help="a CTranslate2 model directory, or 'bundled' for the shipped tiny.en")
+    convert.add_argument("output", nargs="?", help="checkpoint path (default: DATA_DIR/models/tiny.en.pt)")
+    convert.set_defaults(func=cmd_models_convert)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

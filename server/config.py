@@ -1,0 +1,91 @@
+"""Settings read from the environment, with embedded defaults that run on a laptop."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _flag(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() not in {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    engine: str = "faster-whisper"
+    model: str = "tiny.en"
+    device: str = "auto"
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    in_process_worker: bool = True
+    demo_accounts: bool = True
+    job_stale_seconds: int = 30
+    worker_poll_seconds: float = 1.0
+    secure_cookies: bool = False
+    secret_key: str = field(default="", repr=False)
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+    @property
+    def incoming_dir(self) -> Path:
+        """Uploads land here first, on the same file system, so acceptance is a rename."""
+        return self.recordings_dir / ".incoming"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("DIT_DATA_DIR") or "./data").resolve()
+        database_url = env.get("DIT_DATABASE_URL") or f"sqlite://{data_dir / 'dit.sqlite3'}"
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            host=env.get("DIT_HOST") or "127.0.0.1",
+            port=_int(env, "PORT", 8000),
+            engine=env.get("DIT_ENGINE") or "faster-whisper",
+            model=env.get("DIT_MODEL") or "tiny.en",
+            device=env.get("DIT_DEVICE") or "auto",
+            max_upload_bytes=_int(env, "DIT_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
+            in_process_worker=_flag(env, "DIT_IN_PROCESS_WORKER", True),
+            demo_accounts=_flag(env, "DIT_DEMO_ACCOUNTS", True),
+            job_stale_seconds=_int(env, "DIT_JOB_STALE_SECONDS", 30),
+            secure_cookies=_flag(env, "DIT_SECURE_COOKIES", False),
+            secret_key=env.get("DIT_SECRET_KEY") or "",
+        )
+
+    def prepare(self) -> Settings:
+        """Create the data directories and, unless one was given, a persistent secret key."""
+        for directory in (self.data_dir, self.recordings_dir, self.incoming_dir, self.models_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        if self.secret_key:
+            return self
+        key_file = self.data_dir / "secret_key"
+        if not key_file.exists():
+            key_file.touch(mode=0o600)
+            key_file.write_text(secrets.token_urlsafe(48))
+        return replace(self, secret_key=key_file.read_text().strip())

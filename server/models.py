@@ -1,0 +1,147 @@
+"""Database tables. Clinical content (transcripts) lives only in Transcript.data."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from rating.phases import phase_of
+
+
+class Role(str, Enum):
+    TRAINEE = "trainee"
+    SUPERVISOR = "supervisor"
+    COURSE_LEAD = "course_lead"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class JobStatus(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class User(Model):
+    id = fields.IntField(primary_key=True)
+    username = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=200)
+    role = fields.CharEnumField(Role, max_length=16)
+    password_hash = fields.CharField(max_length=255)
+    is_active = fields.BooleanField(default=True)
+    accredited = fields.BooleanField(default=False)
+    accredited_on = fields.DateField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    supervisors: fields.ManyToManyRelation[User] = fields.ManyToManyField(
+        "models.User", related_name="supervisees", through="supervision"
+    )
+
+    class Meta:
+        table = "user"
+
+    # Starlette's AuthenticationMiddleware puts this object on request.user.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.name
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.role in (Role.COURSE_LEAD, Role.ADMIN)
+
+
+class ApiToken(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField("models.User", related_name="tokens")
+    # Only a hash is stored: a leaked database does not leak working tokens.
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+
+
+class Case(Model):
+    id = fields.IntField(primary_key=True)
+    # Pseudonymous: a code the trainee chooses, never the patient's name.
+    code = fields.CharField(max_length=32, unique=True)
+    trainee: fields.ForeignKeyRelation[User] = fields.ForeignKeyField("models.User", related_name="cases")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "training_case"
+
+
+class TherapySession(Model):
+    id = fields.IntField(primary_key=True)
+    case: fields.ForeignKeyRelation[Case] = fields.ForeignKeyField("models.Case", related_name="sessions")
+    number = fields.SmallIntField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "therapy_session"
+        unique_together = (("case", "number"),)
+
+    @property
+    def phase(self):
+        return phase_of(self.number)
+
+
+class Recording(Model):
+    id = fields.IntField(primary_key=True)
+    session: fields.ForeignKeyRelation[TherapySession] = fields.ForeignKeyField(
+        "models.TherapySession", related_name="recordings"
+    )
+    uploaded_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField("models.User", related_name="uploads")
+    # Files live under recordings/<storage_key>/; the uploaded file name is never used as a path.
+    storage_key = fields.CharField(max_length=36, unique=True)
+    original_file = fields.CharField(max_length=32)
+    media_type = fields.CharField(max_length=64)
+    size_bytes = fields.BigIntField()
+    sha256 = fields.CharField(max_length=64)
+    duration = fields.FloatField()
+    has_video = fields.BooleanField(default=False)
+    channels = fields.SmallIntField()
+    sample_rate = fields.IntField()
+    is_current = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+
+class TranscriptionJob(Model):
+    id = fields.IntField(primary_key=True)
+    recording: fields.ForeignKeyRelation[Recording] = fields.ForeignKeyField(
+        "models.Recording", related_name="jobs"
+    )
+    status = fields.CharEnumField(JobStatus, max_length=8, default=JobStatus.QUEUED)
+    progress = fields.FloatField(default=0.0)
+    error = fields.TextField(null=True)
+    engine = fields.CharField(max_length=32)
+    model = fields.CharField(max_length=255)
+    attempts = fields.SmallIntField(default=0)
+    worker = fields.CharField(max_length=64, null=True)
+    heartbeat_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "transcription_job"
+
+
+class Transcript(Model):
+    id = fields.IntField(primary_key=True)
+    recording: fields.OneToOneRelation[Recording] = fields.OneToOneField(
+        "models.Recording", related_name="transcript"
+    )
+    language = fields.CharField(max_length=16)
+    engine = fields.CharField(max_length=32)
+    model = fields.CharField(max_length=255)
+    data = fields.JSONField()
+    created_at = fields.DatetimeField(auto_now_add=True)

@@ -1,0 +1,153 @@
+"""Fixtures shared by the server tests: a fresh data directory and database per test, the real app
+served through its ASGI interface, and a user of every role."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from server.app import create_app
+from server.config import Settings
+from server.models import Role, User
+from server.security import hash_password
+from server.worker import TranscriptionWorker
+from tests.media import jfk_wav
+
+PASSWORD = "correct horse battery"
+
+# name, role, supervisor
+PEOPLE = {
+    "trainee": Role.TRAINEE,
+    "other_trainee": Role.TRAINEE,
+    "supervisor": Role.SUPERVISOR,
+    "other_supervisor": Role.SUPERVISOR,
+    "lead": Role.COURSE_LEAD,
+    "admin": Role.ADMIN,
+}
+
+
+@pytest.fixture
+def settings(request, tmp_path: Path) -> Settings:
+    """Per-test settings; `@pytest.mark.settings(name=value)` changes them for one test."""
+    marker = request.node.get_closest_marker("settings")
+    return replace(
+        Settings.from_env({"DIT_DATA_DIR": str(tmp_path / "data")}),
+        in_process_worker=False,
+        demo_accounts=False,
+        **(marker.kwargs if marker else {}),
+    )
+
+
+@dataclass
+class Client:
+    """An HTTP client logged in as one person, by bearer token."""
+
+    http: httpx.AsyncClient
+    user: User | None
+    token: str | None
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def request(self, method: str, url: str, **kwargs) -> httpx.Response:
+        headers = {**self.headers(), **kwargs.pop("headers", {})}
+        return await self.http.request(method, url, headers=headers, **kwargs)
+
+    async def get(self, url: str, **kwargs) -> httpx.Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs) -> httpx.Response:
+        return await self.request("POST", url, **kwargs)
+
+
+@pytest.fixture
+async def app(settings: Settings):
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def http(app):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+async def people(app, http) -> dict[str, Client]:
+    """A logged-in client for each role, plus 'anonymous'. The supervisor supervises 'trainee'."""
+    users = {}
+    for username, role in PEOPLE.items():
+        users[username] = await User.create(
+            username=username,
+            name=username.replace("_", " ").title(),
+            role=role,
+            password_hash=hash_password(PASSWORD),
+            accredited=role == Role.SUPERVISOR,
+        )
+    await users["trainee"].supervisors.add(users["supervisor"])
+    await users["other_trainee"].supervisors.add(users["other_supervisor"])
+    clients = {"anonymous": Client(http, None, None)}
+    for username, user in users.items():
+        response = await http.post("/api/token", json={"username": username, "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        clients[username] = Client(http, user, response.json()["token"])
+    return clients
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def stored_files(settings: Settings) -> set[Path]:
+    """Every file under the recordings directory: what an upload left behind."""
+    return {p for p in settings.recordings_dir.rglob("*") if p.is_file()}
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", *args], check=True)
+
+
+@pytest.fixture(scope="session")
+def media_files(tmp_path_factory) -> dict[str, Path]:
+    """The same real speech in every container a trainee might upload, plus a short clip."""
+    out = tmp_path_factory.mktemp("media")
+    source = jfk_wav()
+    files = {"wav": source}
+    for ext, codec in {"mp3": [], "m4a": [], "flac": [], "ogg": ["-c:a", "libvorbis"], "opus": ["-c:a", "libopus"]}.items():
+        files[ext] = out / f"speech.{ext}"
+        ffmpeg("-i", str(source), *codec, str(files[ext]))
+    for ext, codec in {"mp4": ["-c:v", "libx264", "-c:a", "aac"], "mov": ["-c:v", "libx264", "-c:a", "aac"],
+                       "webm": ["-c:v", "libvpx", "-c:a", "libopus"]}.items():
+        files[ext] = out / f"session.{ext}"
+        ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=5", "-i", str(source), "-shortest",
+               *codec, "-pix_fmt", "yuv420p", str(files[ext]))
+    files["short"] = out / "short.wav"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-ar", "16000", str(files["short"]))
+    return files
+
+
+async def open_case(client, code="DIT-001") -> int:
+    response = await client.post("/api/cases", json={"code": code})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def upload(client, case_id: int, number: int, path: Path, filename: str | None = None):
+    with path.open("rb") as fh:
+        return await client.post(
+            f"/api/cases/{case_id}/sessions/{number}/recording",
+            files={"file": (filename or path.name, fh, "application/octet-stream")},
+        )
+
+
+async def run_queued_jobs(settings) -> None:
+    worker = TranscriptionWorker(settings)
+    while (job := await worker.claim()) is not None:
+        await worker.run_job(job)

@@ -1,0 +1,141 @@
+"""Every route, walked by every role: who may see and do what."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from starlette.routing import Mount, Route
+
+from tests.conftest import PASSWORD, open_case, run_queued_jobs, upload
+
+ROLES = ["anonymous", "trainee", "other_trainee", "supervisor", "other_supervisor", "lead", "admin"]
+
+
+def expect(anonymous, trainee, other_trainee, supervisor, other_supervisor, lead, admin):
+    return dict(zip(ROLES, [anonymous, trainee, other_trainee, supervisor, other_supervisor, lead, admin]))
+
+
+READ = expect(401, 200, 404, 200, 404, 200, 200)
+# API: (method, path template, body kind, expected status by role)
+API = [
+    ("GET", "/api/me", None, expect(401, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/cases", None, expect(401, 200, 200, 200, 200, 200, 200)),
+    ("POST", "/api/cases", "case", expect(401, 201, 201, 403, 403, 201, 201)),
+    ("GET", "/api/cases/{case}", None, READ),
+    ("POST", "/api/cases/{case}/sessions/{number}/recording", "file", expect(401, 201, 404, 403, 404, 403, 403)),
+    ("GET", "/api/recordings/{recording}", None, READ),
+    ("GET", "/api/recordings/{recording}/transcript", None, READ),
+    ("GET", "/api/recordings/{recording}/media", None, READ),
+    ("POST", "/api/recordings/{recording}/retry", None, expect(401, 409, 404, 403, 404, 409, 409)),
+    ("GET", "/api/openapi.json", None, expect(200, 200, 200, 200, 200, 200, 200)),
+]
+# Pages, logged in by cookie; anonymous GETs are sent to the log-in page.
+PAGES = [
+    ("GET", "/", None, expect(303, 303, 303, 303, 303, 303, 303)),
+    ("GET", "/login", None, expect(200, 303, 303, 303, 303, 303, 303)),
+    ("GET", "/cases", None, expect(303, 200, 200, 200, 200, 200, 200)),
+    ("POST", "/cases", "case", expect(401, 303, 303, 403, 403, 303, 303)),
+    ("GET", "/cases/{case}", None, expect(303, 200, 404, 200, 404, 200, 200)),
+    ("POST", "/cases/{case}/sessions/{number}/recording", "file", expect(401, 303, 404, 403, 404, 403, 403)),
+    ("GET", "/recordings/{recording}", None, expect(303, 200, 404, 200, 404, 200, 200)),
+    ("POST", "/recordings/{recording}/retry", "form", expect(401, 409, 404, 403, 404, 409, 409)),
+]
+# Routes that need no row in the tables above, and why.
+UNLISTED = {"/api/token": "the log-in itself", "/login": "listed as GET; POST is the log-in form",
+            "/logout": "only ends the caller's own session"}
+
+
+def test_every_route_is_in_the_matrix():
+    from server.app import create_app
+    from server.config import Settings
+
+    app = create_app(Settings.from_env({"DIT_DATA_DIR": "/tmp/dit-route-listing"}))
+    listed = {(m, re.sub(r"\{\w+\}", "{}", p)) for m, p, _, _ in API + PAGES}
+    for route in app.routes:
+        if isinstance(route, Mount):
+            continue
+        assert isinstance(route, Route)
+        path = re.sub(r"\{\w+(:\w+)?\}", "{}", route.path)
+        for method in route.methods - {"HEAD"}:
+            assert (method, path) in listed or route.path in UNLISTED, f"{method} {route.path} is not in the matrix"
+
+
+async def login_by_cookie(http, username: str) -> str:
+    """Log in through the page; returns the CSRF token for forms."""
+    page = await http.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    response = await http.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 303, response.text
+    cases = await http.get("/cases")
+    return re.search(r'name="csrf-token" content="([^"]+)"', cases.text).group(1)
+
+
+@pytest.mark.slow
+async def test_every_role_gets_the_right_answer_from_every_route(people, settings, app, media_files):
+    import httpx
+
+    owner = people["trainee"]
+    case_id = await open_case(owner, "DIT-100")
+    recording_id = (await upload(owner, case_id, 1, media_files["short"])).json()["id"]
+    await run_queued_jobs(settings)
+    values = {"case": case_id, "recording": recording_id, "number": 2}
+    codes = iter(range(200, 400))
+
+    async def call(client_request, method, template, body, headers=None, csrf=None):
+        path = template.format(**values)
+        kwargs = {"headers": headers or {}}
+        if body == "case":
+            code = f"DIT-{next(codes)}"
+            kwargs["json" if csrf is None else "data"] = (
+                {"code": code, "trainee": "trainee"} if csrf is None else {"code": code, "trainee": "trainee", "csrf_token": csrf}
+            )
+        elif body == "file":
+            kwargs["files"] = {"file": ("s.wav", media_files["short"].read_bytes())}
+            if csrf is not None:
+                kwargs["data"] = {"csrf_token": csrf}
+        elif body == "form":
+            kwargs["data"] = {"csrf_token": csrf or ""}
+        return await client_request(method, path, **kwargs)
+
+    failures = []
+    for role in ROLES:
+        client = people[role]
+        for method, template, body, expected in API:
+            response = await call(client.request, method, template, body)
+            if response.status_code != expected[role]:
+                failures.append(f"API {role} {method} {template}: {response.status_code} != {expected[role]}")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as browser:
+            csrf = await login_by_cookie(browser, role) if role != "anonymous" else None
+            for method, template, body, expected in PAGES:
+                response = await call(browser.request, method, template, body, csrf=csrf)
+                if response.status_code != expected[role]:
+                    failures.append(f"page {role} {method} {template}: {response.status_code} != {expected[role]}")
+    assert not failures, "\n".join(failures)
+
+
+async def test_lists_show_only_what_each_role_may_see(people):
+    mine = await open_case(people["trainee"], "DIT-1")
+    theirs = await open_case(people["other_trainee"], "DIT-2")
+    seen = {}
+    for role in ROLES[1:]:
+        seen[role] = {c["id"] for c in (await people[role].get("/api/cases")).json()["cases"]}
+    assert seen == {
+        "trainee": {mine}, "other_trainee": {theirs}, "supervisor": {mine}, "other_supervisor": {theirs},
+        "lead": {mine, theirs}, "admin": {mine, theirs},
+    }
+
+
+async def test_cookie_writes_need_the_csrf_token(people, app):
+    import httpx
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as browser:
+        csrf = await login_by_cookie(browser, "trainee")
+        no_token = await browser.post("/cases", data={"code": "DIT-5"})
+        assert no_token.status_code == 403 and "expired" in no_token.text
+        api_no_header = await browser.post("/api/cases", json={"code": "DIT-5"})
+        assert api_no_header.status_code == 403 and "X-CSRF-Token" in api_no_header.json()["error"]
+        api_with_header = await browser.post("/api/cases", json={"code": "DIT-5"}, headers={"X-CSRF-Token": csrf})
+        assert api_with_header.status_code == 201
+        logout_without = await browser.post("/logout")
+        assert logout_without.status_code == 403

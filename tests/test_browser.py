@@ -1,0 +1,87 @@
+"""The transcript page in a real browser, against the real service started as a newcomer would."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.media import jfk_wav
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def service(tmp_path):
+    """`dit serve` on a fresh data directory; yields (url, {username: password}) from what it printed."""
+    port = free_port()
+    env = {**os.environ, "DIT_DATA_DIR": str(tmp_path / "data"), "PORT": str(port)}
+    env.pop("DIT_DATABASE_URL", None)
+    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    logins, lines = {}, []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        lines.append(line)
+        if match := re.search(r"user: (\S+)\s+password: (\S+)", line):
+            logins[match.group(1)] = match.group(2)
+        if "Uvicorn running" in line or "Application startup complete" in line:
+            break
+    else:
+        process.kill()
+        raise AssertionError("the service did not start:\n" + "".join(lines))
+    assert set(logins) == {"admin", "lead", "supervisor", "trainee"}, "".join(lines)
+    yield f"http://127.0.0.1:{port}", logins
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_transcript_page_seeks_and_highlights_in_chromium(service):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, logins = service
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--mute-audio", "--autoplay-policy=no-user-gesture-required"],
+        )
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.fill("input[name=username]", "trainee")
+        page.fill("input[name=password]", logins["trainee"])
+        page.click("button:has-text('Log in')")
+        page.click("text=DEMO-001")
+        page.set_input_files("#session-7 input[type=file]", str(jfk_wav()))
+        page.click("#session-7 button")
+        expect(page.locator("h1")).to_contain_text("Session 7")
+        segments = page.locator("#segments .segment")
+        expect(segments.first).to_be_visible(timeout=90_000)
+        assert segments.count() >= 2
+
+        second = segments.nth(1)
+        start = float(second.get_attribute("data-start"))
+        second.click()
+        page.wait_for_function(
+            f"Math.abs(document.getElementById('player').currentTime - {start}) < 1.0", timeout=10_000
+        )
+        expect(second).to_have_class(re.compile(r"\bplaying\b"))
+        page.screenshot(path=str(ARTIFACTS / "transcript-page.png"), full_page=True)
+        browser.close()

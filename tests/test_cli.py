@@ -1,0 +1,52 @@
+"""The `dit` command, run as a user would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.media import jfk_wav
+
+
+def dit(*args: str, data_dir, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DIT_DATA_DIR": str(data_dir)}
+    env.pop("DIT_DATABASE_URL", None)
+    return subprocess.run([sys.executable, "-m", "server.cli", *args], env=env, input=stdin,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_users_add_list_and_supervise(tmp_path):
+    added = dit("users", "add", "--role", "supervisor", "--name", "sue", "--full-name", "Sue Smith",
+                "--accredited-on", "2026-01-15", data_dir=tmp_path, stdin="a long password\n")
+    assert added.returncode == 0, added.stderr
+    assert dit("users", "add", "--role", "trainee", "--name", "tia", "--supervisor", "sue",
+               data_dir=tmp_path, stdin="another password\n").returncode == 0
+    short = dit("users", "add", "--role", "admin", "--name", "ad", data_dir=tmp_path, stdin="short\n")
+    assert short.returncode != 0 and "at least 8 characters" in short.stderr
+    again = dit("users", "add", "--role", "admin", "--name", "sue", data_dir=tmp_path, stdin="a long password\n")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    listing = dit("users", "list", data_dir=tmp_path).stdout
+    assert "supervisor   sue" in listing and "accredited 2026-01-15" in listing
+    assert "tia" in listing and "supervised by sue" in listing
+    assert "ad " not in listing
+
+
+@pytest.mark.slow
+def test_transcribe_prints_each_format(tmp_path):
+    result = dit("transcribe", str(jfk_wav()), "--format", "json", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    transcript = json.loads(result.stdout)
+    assert transcript["engine"] == "faster-whisper" and transcript["model"] == "tiny.en"
+    assert transcript["duration"] == pytest.approx(11.0, abs=0.1)
+    assert "country" in " ".join(s["text"] for s in transcript["segments"]).lower()
+    assert "100%" in result.stderr  # the progress bar finished
+    vtt = dit("transcribe", str(jfk_wav()), "--format", "vtt", "-o", str(tmp_path / "out.vtt"), "-q", data_dir=tmp_path)
+    assert vtt.returncode == 0 and (tmp_path / "out.vtt").read_text().startswith("WEBVTT")
+    not_media = tmp_path / "notes.mp3"
+    not_media.write_text("hello")
+    refused = dit("transcribe", str(not_media), data_dir=tmp_path)
+    assert refused.returncode == 2 and "not a recognisable audio or video recording" in refused.stderr

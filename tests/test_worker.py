@@ -1,0 +1,88 @@
+"""Transcription jobs: off the event loop, and surviving a worker that is stopped mid-job."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from server.models import JobStatus, Transcript, TranscriptionJob
+from tests.conftest import ffmpeg, open_case, upload
+from tests.media import jfk_wav
+
+
+@pytest.fixture(scope="session")
+def long_speech(tmp_path_factory) -> Path:
+    """About 90 s of real speech: long enough to catch a job mid-way."""
+    out = tmp_path_factory.mktemp("long") / "long.wav"
+    ffmpeg("-stream_loop", "7", "-i", str(jfk_wav()), "-c", "copy", str(out))
+    return out
+
+
+async def wait_for_job(predicate, timeout: float = 120.0) -> TranscriptionJob:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = await TranscriptionJob.all().order_by("-id").first()
+        if job is not None and predicate(job):
+            return job
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the job did not get there in {timeout} s: {job.status if job else None}")
+
+
+def start_worker(settings) -> subprocess.Popen:
+    env = {**os.environ, "DIT_DATA_DIR": str(settings.data_dir), "DIT_JOB_STALE_SECONDS": "2",
+           "DIT_DATABASE_URL": settings.database_url}
+    return subprocess.Popen([sys.executable, "-m", "server.cli", "worker"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.slow
+async def test_a_job_interrupted_by_stopping_the_worker_completes_after_restart(people, settings, long_speech):
+    trainee = people["trainee"]
+    case_id = await open_case(trainee)
+    recording = (await upload(trainee, case_id, 5, long_speech)).json()
+
+    worker = start_worker(settings)
+    try:
+        await wait_for_job(lambda job: job.status == JobStatus.RUNNING and job.progress > 0)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    interrupted = await TranscriptionJob.get(recording_id=recording["id"])
+    assert interrupted.status == JobStatus.RUNNING  # its worker died without a word
+    assert await Transcript.filter(recording_id=recording["id"]).count() == 0
+
+    worker = start_worker(settings)
+    try:
+        done = await wait_for_job(lambda job: job.status in (JobStatus.DONE, JobStatus.FAILED))
+    finally:
+        worker.terminate()
+        worker.wait()
+    assert done.status == JobStatus.DONE, done.error
+    assert done.attempts == 2
+    assert await TranscriptionJob.filter(recording_id=recording["id"]).count() == 1
+    assert await Transcript.filter(recording_id=recording["id"]).count() == 1
+    transcript = (await trainee.get(f"/api/recordings/{recording['id']}/transcript")).json()
+    assert transcript["segments"][-1]["end"] > 80
+
+
+@pytest.mark.slow
+@pytest.mark.settings(in_process_worker=True)
+async def test_the_web_answers_while_a_recording_is_transcribed(people, settings, long_speech):
+    trainee = people["trainee"]
+    case_id = await open_case(trainee)
+    recording = (await upload(trainee, case_id, 5, long_speech)).json()
+    await wait_for_job(lambda job: job.status == JobStatus.RUNNING and job.progress > 0)
+    for _ in range(5):
+        assert (await trainee.get(f"/api/recordings/{recording['id']}")).status_code == 200
+    status = (await trainee.get(f"/api/recordings/{recording['id']}")).json()
+    # Had the transcription blocked the event loop, these answers would only come after it finished.
+    assert status["status"] == "running" and 0 < status["progress"] < 100
+    finished = await wait_for_job(lambda job: job.status == JobStatus.DONE)
+    assert finished.progress == 1.0

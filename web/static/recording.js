@@ -1,0 +1,63 @@
+// The transcript page: clicking a segment seeks the player; the segment being played is highlighted;
+// while transcription is under way the status is polled and the page reloads when it is done.
+(function () {
+  "use strict";
+  const player = document.getElementById("player");
+  const segments = Array.from(document.querySelectorAll("#segments .segment"));
+  const starts = segments.map((el) => parseFloat(el.dataset.start));
+  let current = null;
+
+  function seek(el) {
+    player.currentTime = parseFloat(el.dataset.start);
+    player.play().catch(() => {});
+  }
+
+  segments.forEach((el) => {
+    el.addEventListener("click", () => seek(el));
+    el.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") seek(el);
+    });
+  });
+
+  function segmentAt(time) {
+    // Binary search: a 50-minute session has several hundred segments and timeupdate fires often.
+    let lo = 0, hi = starts.length - 1, found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (starts[mid] <= time) { found = mid; lo = mid + 1; } else { hi = mid - 1; }
+    }
+    if (found < 0) return null;
+    const el = segments[found];
+    return time <= parseFloat(el.dataset.end) ? el : null;
+  }
+
+  if (player && segments.length) {
+    player.addEventListener("timeupdate", () => {
+      const el = segmentAt(player.currentTime);
+      if (el === current) return;
+      if (current) current.classList.remove("playing");
+      current = el;
+      if (el) {
+        el.classList.add("playing");
+        el.scrollIntoView({ block: "nearest", behavior: "smooth" });
+      }
+    });
+  }
+
+  const status = document.getElementById("job-status");
+  if (status && (status.textContent.startsWith("queued") || status.textContent.startsWith("running"))) {
+    const poll = async () => {
+      const response = await fetch(status.dataset.url, { headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      const info = await response.json();
+      if (info.status === "done" || info.status === "failed") {
+        window.location.reload();
+        return;
+      }
+      status.textContent = info.status + (info.status === "running" ? " " + Math.round(info.progress) + "%" : "");
+      status.className = "status status-" + info.status;
+      setTimeout(poll, 2000);
+    };
+    setTimeout(poll, 2000);
+  }
+})();
