@@ -22,10 +22,10 @@ async def visible_trainee_ids(user: User) -> set[int] | None:
     return set()
 
 
-async def visible_cases(user: User):
+async def visible_cases(user: User) -> list[Case]:
     trainee_ids = await visible_trainee_ids(user)
     cases = Case.all() if trainee_ids is None else Case.filter(trainee_id__in=trainee_ids)
-    return cases.select_related("trainee").order_by("code")
+    return await cases.select_related("trainee").order_by("code")
 
 
 async def can_read_trainee(user: User, trainee_id: int) -> bool:

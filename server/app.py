@@ -44,6 +44,36 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
     return pages.render(request, "error.html", status_code=exc.status_code, message=exc.detail)
 
 
+class SecurityHeaders:
+    """Pages and transcripts are clinical data: no caching by shared caches, no sniffing, no framing."""
+
+    HEADERS = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"same-origin"),
+    ]
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        is_static = scope["path"].startswith("/static/")
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += self.HEADERS
+                if not is_static and not any(name == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"private, no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = (settings or Settings.from_env()).prepare()
     templates = Jinja2Templates(directory=str(web.TEMPLATES))
@@ -73,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[*pages.routes, *api.routes, Mount("/static", StaticFiles(directory=str(web.STATIC)), name="static")],
         middleware=[
+            Middleware(SecurityHeaders),
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.secret_key,

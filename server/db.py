@@ -15,7 +15,9 @@ MODELS = {"models": ["server.models"]}
 
 
 async def open_database(settings: Settings) -> None:
-    await Tortoise.init(db_url=settings.database_url, modules=MODELS)
+    # Request handlers run in tasks that do not inherit the lifespan's context, so the ORM's
+    # context must be the process-wide fallback (as tortoise.contrib.starlette sets it).
+    await Tortoise.init(db_url=settings.database_url, modules=MODELS, _enable_global_fallback=True)
     await Tortoise.generate_schemas(safe=True)
 
 

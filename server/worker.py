@@ -84,8 +84,11 @@ class TranscriptionWorker:
         return self._engines[key]
 
     def _transcribe(self, job: TranscriptionJob, recording: Recording, progress: dict):
+        audio = audio_path(self.settings, recording)
+        if not audio.exists():
+            raise FileNotFoundError(audio)
         engine = self._engine(job.engine, job.model)
-        return engine.transcribe(audio_path(self.settings, recording), lambda fraction: progress.update(value=fraction))
+        return engine.transcribe(audio, lambda fraction: progress.update(value=fraction))
 
     async def run_job(self, job: TranscriptionJob) -> None:
         recording = await Recording.get(id=job.recording_id)

@@ -14,8 +14,8 @@ from asgi_lifespan import LifespanManager
 
 from server.app import create_app
 from server.config import Settings
-from server.models import Role, User
-from server.security import hash_password
+from server.models import ApiToken, Role, User
+from server.security import hash_password, new_api_token
 from server.worker import TranscriptionWorker
 from tests.media import jfk_wav
 
@@ -36,12 +36,8 @@ PEOPLE = {
 def settings(request, tmp_path: Path) -> Settings:
     """Per-test settings; `@pytest.mark.settings(name=value)` changes them for one test."""
     marker = request.node.get_closest_marker("settings")
-    return replace(
-        Settings.from_env({"DIT_DATA_DIR": str(tmp_path / "data")}),
-        in_process_worker=False,
-        demo_accounts=False,
-        **(marker.kwargs if marker else {}),
-    )
+    changes = {"in_process_worker": False, "demo_accounts": False, **(marker.kwargs if marker else {})}
+    return replace(Settings.from_env({"DIT_DATA_DIR": str(tmp_path / "data")}), **changes)
 
 
 @dataclass
@@ -79,25 +75,31 @@ async def http(app):
         yield client
 
 
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    # Argon2 is slow on purpose; one hash serves every test account.
+    return hash_password(PASSWORD)
+
+
 @pytest.fixture
-async def people(app, http) -> dict[str, Client]:
-    """A logged-in client for each role, plus 'anonymous'. The supervisor supervises 'trainee'."""
+async def people(app, http, password_hash) -> dict[str, Client]:
+    """A client with a bearer token for each role, plus 'anonymous'. The supervisor supervises 'trainee'."""
     users = {}
     for username, role in PEOPLE.items():
         users[username] = await User.create(
             username=username,
             name=username.replace("_", " ").title(),
             role=role,
-            password_hash=hash_password(PASSWORD),
+            password_hash=password_hash,
             accredited=role == Role.SUPERVISOR,
         )
     await users["trainee"].supervisors.add(users["supervisor"])
     await users["other_trainee"].supervisors.add(users["other_supervisor"])
     clients = {"anonymous": Client(http, None, None)}
     for username, user in users.items():
-        response = await http.post("/api/token", json={"username": username, "password": PASSWORD})
-        assert response.status_code == 200, response.text
-        clients[username] = Client(http, user, response.json()["token"])
+        token, token_hash = new_api_token()
+        await ApiToken.create(user=user, token_hash=token_hash)
+        clients[username] = Client(http, user, token)
     return clients
 
 

@@ -21,7 +21,8 @@ READ = expect(401, 200, 404, 200, 404, 200, 200)
 API = [
     ("GET", "/api/me", None, expect(401, 200, 200, 200, 200, 200, 200)),
     ("GET", "/api/cases", None, expect(401, 200, 200, 200, 200, 200, 200)),
-    ("POST", "/api/cases", "case", expect(401, 201, 201, 403, 403, 201, 201)),
+    # The body names 'trainee': another trainee may not open a case for them.
+    ("POST", "/api/cases", "case", expect(401, 201, 403, 403, 403, 201, 201)),
     ("GET", "/api/cases/{case}", None, READ),
     ("POST", "/api/cases/{case}/sessions/{number}/recording", "file", expect(401, 201, 404, 403, 404, 403, 403)),
     ("GET", "/api/recordings/{recording}", None, READ),
@@ -35,7 +36,7 @@ PAGES = [
     ("GET", "/", None, expect(303, 303, 303, 303, 303, 303, 303)),
     ("GET", "/login", None, expect(200, 303, 303, 303, 303, 303, 303)),
     ("GET", "/cases", None, expect(303, 200, 200, 200, 200, 200, 200)),
-    ("POST", "/cases", "case", expect(401, 303, 303, 403, 403, 303, 303)),
+    ("POST", "/cases", "case", expect(401, 303, 403, 403, 403, 303, 303)),
     ("GET", "/cases/{case}", None, expect(303, 200, 404, 200, 404, 200, 200)),
     ("POST", "/cases/{case}/sessions/{number}/recording", "file", expect(401, 303, 404, 403, 404, 403, 403)),
     ("GET", "/recordings/{recording}", None, expect(303, 200, 404, 200, 404, 200, 200)),
