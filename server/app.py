@@ -19,7 +19,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 import web
-from server import api, pages
+from rating.scale import load_scale
+from server import api, pages, ratings
 from server.auth import TokenOrSessionBackend, on_auth_error
 from server.config import Settings
 from server.db import close_database, create_demo_accounts, format_demo_logins, open_database
@@ -38,7 +39,10 @@ def format_duration(seconds: float | None) -> str:
 
 async def http_error(request: Request, exc: HTTPException) -> Response:
     if request.url.path.startswith("/api/"):
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        body = {"error": exc.detail}
+        if errors := getattr(exc, "errors", None):
+            body["errors"] = errors
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
     if exc.status_code == 401 and request.method == "GET":
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
     return pages.render(request, "error.html", status_code=exc.status_code, message=exc.detail)
@@ -101,7 +105,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await close_database()
 
     app = Starlette(
-        routes=[*pages.routes, *api.routes, Mount("/static", StaticFiles(directory=str(web.STATIC)), name="static")],
+        routes=[*pages.routes, *api.routes, *ratings.routes, Mount("/static", StaticFiles(directory=str(web.STATIC)), name="static")],
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(
@@ -118,5 +122,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.scale = load_scale(settings.scale_file)
     app.state.templates = templates
     return app

@@ -42,6 +42,9 @@ class Settings:
     job_stale_seconds: int = 30
     worker_poll_seconds: float = 1.0
     secure_cookies: bool = False
+    scale_file: Path | None = None
+    accreditation_years: int = 3
+    anonymise_adjudication: bool = True
     secret_key: str = field(default="", repr=False)
 
     @property
@@ -75,6 +78,9 @@ class Settings:
             demo_accounts=_flag(env, "DIT_DEMO_ACCOUNTS", True),
             job_stale_seconds=_int(env, "DIT_JOB_STALE_SECONDS", 30),
             secure_cookies=_flag(env, "DIT_SECURE_COOKIES", False),
+            scale_file=Path(env["DIT_SCALE_FILE"]) if env.get("DIT_SCALE_FILE") else None,
+            accreditation_years=_int(env, "DIT_ACCREDITATION_YEARS", 3),
+            anonymise_adjudication=_flag(env, "DIT_ANONYMISE_ADJUDICATION", True),
             secret_key=env.get("DIT_SECRET_KEY") or "",
         )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -92,6 +93,7 @@ async def people(app, http, password_hash) -> dict[str, Client]:
             role=role,
             password_hash=password_hash,
             accredited=role == Role.SUPERVISOR,
+            accredited_on=date.today() - timedelta(days=30) if role == Role.SUPERVISOR else None,
         )
     await users["trainee"].supervisors.add(users["supervisor"])
     await users["other_trainee"].supervisors.add(users["other_supervisor"])
