@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from rating.accreditation import AccreditationTargets
+
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
 
 
@@ -45,6 +47,7 @@ class Settings:
     scale_file: Path | None = None
     accreditation_years: int = 3
     anonymise_adjudication: bool = True
+    targets: AccreditationTargets = AccreditationTargets()
     secret_key: str = field(default="", repr=False)
 
     @property
@@ -81,6 +84,14 @@ class Settings:
             scale_file=Path(env["DIT_SCALE_FILE"]) if env.get("DIT_SCALE_FILE") else None,
             accreditation_years=_int(env, "DIT_ACCREDITATION_YEARS", 3),
             anonymise_adjudication=_flag(env, "DIT_ANONYMISE_ADJUDICATION", True),
+            targets=AccreditationTargets(
+                training_cases=_int(env, "DIT_TARGET_CASES", 2),
+                passed_tapes=_int(env, "DIT_TARGET_PASSED_TAPES", 4),
+                supervision_hours=_int(env, "DIT_TARGET_SUPERVISION_HOURS", 16),
+                supervision_within_days=_int(env, "DIT_SUPERVISION_WITHIN_DAYS", 365),
+                cases_within_days=_int(env, "DIT_CASES_WITHIN_DAYS", 730),
+                warn_days=_int(env, "DIT_DEADLINE_WARNING_DAYS", 60),
+            ),
             secret_key=env.get("DIT_SECRET_KEY") or "",
         )
 

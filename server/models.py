@@ -211,3 +211,28 @@ class RatingEvent(Model):
     action = fields.CharField(max_length=16)
     reason = fields.TextField(default="")
     created_at = fields.DatetimeField(auto_now_add=True)
+
+
+class SupervisionLog(Model):
+    """Hours of DIT supervision a trainee received, counted towards accreditation."""
+
+    id = fields.IntField(primary_key=True)
+    trainee: fields.ForeignKeyRelation[User] = fields.ForeignKeyField("models.User", related_name="supervision_logs")
+    supervisor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="supervision_given", null=True
+    )
+    held_on = fields.DateField()
+    hours = fields.FloatField()
+    note = fields.TextField(default="")
+    logged_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField("models.User", related_name="supervision_logged")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+
+class TrainingRecord(Model):
+    """Dates on a trainee's route to accreditation that are not tapes or supervision."""
+
+    id = fields.IntField(primary_key=True)
+    trainee: fields.OneToOneRelation[User] = fields.OneToOneField("models.User", related_name="training_record")
+    training_completed_on = fields.DateField(null=True)
+    roleplay_certificate_on = fields.DateField(null=True)
+    case_study_on = fields.DateField(null=True)

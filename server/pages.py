@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -10,7 +12,9 @@ from starlette.routing import Route
 from rating.phases import Phase
 from server import access
 from server.api import create_case, retry, transcript_for
-from server.models import Role, User
+from server.models import Assignment, Recording, Role, SupervisionLog, User
+from server.progress import log_supervision, readable_trainee, save_training_record, trainee_progress
+from server.ratings import accreditation_is_current, assign, require_lead
 from server.recordings import accept_recording, latest_job
 from server.security import csrf_matches, csrf_token, verify_password
 from server.uploads import format_bytes
@@ -125,23 +129,58 @@ async def upload_page(request: Request) -> Response:
     return RedirectResponse(f"/recordings/{recording.id}", status_code=303)
 
 
-async def recording_page(request: Request) -> Response:
+async def recording_page(request: Request, error: str | None = None, status_code: int = 200) -> Response:
     user = page_user(request)
     recording = await access.readable_recording(user, request.path_params["recording_id"])
     job = await latest_job(recording)
     transcript = None
     if job is not None and job.status.value == "done":
         _, transcript = await transcript_for(user, recording.id)
+    settings = request.app.state.settings
+    assignments = await Assignment.filter(recording=recording).select_related("supervisor").order_by("id")
+    supervisors = []
+    if user.sees_everything:
+        assigned = {a.supervisor_id for a in assignments}
+        supervisors = [s for s in await User.filter(role=Role.SUPERVISOR, is_active=True).order_by("name")
+                       if s.id not in assigned and accreditation_is_current(s, settings)]
     return render(
         request,
         "recording.html",
+        status_code=status_code,
+        error=error,
         recording=recording,
         info=await recording_json(recording),
         job=job_json(job),
         transcript=transcript,
         case=recording.session.case,
+        is_owner=recording.session.case.trainee_id == user.id,
         can_retry=recording.session.case.trainee_id == user.id or user.sees_everything,
+        assignments=assignments,
+        is_rater=any(a.supervisor_id == user.id for a in assignments),
+        assignable=supervisors,
     )
+
+
+async def assign_page(request: Request) -> Response:
+    user = page_user(request)
+    form = await checked_form(request)
+    recording = await access.readable_recording(user, request.path_params["recording_id"])
+    require_lead(user)
+    try:
+        await assign(user, recording, str(form.get("supervisor", "")), request.app.state.settings)
+    except HTTPException as exc:
+        return await recording_page(request, error=exc.detail, status_code=exc.status_code)
+    return RedirectResponse(f"/recordings/{recording.id}", status_code=303)
+
+
+async def assessment_page(request: Request) -> Response:
+    user = page_user(request)
+    await checked_form(request)
+    recording = await access.readable_recording(user, request.path_params["recording_id"])
+    if recording.session.case.trainee_id != user.id:
+        raise HTTPException(403, "Only the treating trainee puts a recording forward for assessment.")
+    await Recording.filter(id=recording.id).update(submitted_for_assessment_at=datetime.now(timezone.utc))
+    return RedirectResponse(f"/recordings/{recording.id}", status_code=303)
 
 
 async def retry_page(request: Request) -> Response:
@@ -150,6 +189,44 @@ async def retry_page(request: Request) -> Response:
     recording = await access.readable_recording(user, request.path_params["recording_id"])
     await retry(user, recording, request.app.state.settings)
     return RedirectResponse(f"/recordings/{recording.id}", status_code=303)
+
+
+async def progress_page(request: Request, error: str | None = None, status_code: int = 200) -> Response:
+    user = page_user(request)
+    trainee = await readable_trainee(user, request.path_params["trainee_id"])
+    logs = await SupervisionLog.filter(trainee=trainee).order_by("-held_on").select_related("supervisor")
+    return render(
+        request, "progress.html", status_code=status_code, trainee=trainee, error=error, logs=logs,
+        progress=await trainee_progress(trainee, request.app.state.settings),
+        can_log=user.id == trainee.id or user.sees_everything or user.role == Role.SUPERVISOR,
+        can_record=user.sees_everything, today=date.today().isoformat(),
+    )
+
+
+async def progress_form(request: Request, action) -> Response:
+    user = page_user(request)
+    trainee = await readable_trainee(user, request.path_params["trainee_id"])
+    form = await checked_form(request)
+    try:
+        await action(user, trainee, dict(form))
+    except HTTPException as exc:
+        if exc.status_code == 404:
+            raise
+        return await progress_page(request, error=exc.detail, status_code=exc.status_code)
+    return RedirectResponse(f"/trainees/{trainee.id}/progress", status_code=303)
+
+
+async def supervision_form(request: Request) -> Response:
+    return await progress_form(request, log_supervision)
+
+
+async def training_record_form(request: Request) -> Response:
+    async def record(user, trainee, fields):
+        if not user.sees_everything:
+            raise HTTPException(403, "Only a course lead or an admin records these dates.")
+        await save_training_record(trainee, fields)
+
+    return await progress_form(request, record)
 
 
 routes = [
@@ -163,4 +240,9 @@ routes = [
     Route("/cases/{case_id:int}/sessions/{number:int}/recording", upload_page, methods=["POST"]),
     Route("/recordings/{recording_id:int}", recording_page, methods=["GET"]),
     Route("/recordings/{recording_id:int}/retry", retry_page, methods=["POST"]),
+    Route("/recordings/{recording_id:int}/assignments", assign_page, methods=["POST"]),
+    Route("/recordings/{recording_id:int}/submit-for-assessment", assessment_page, methods=["POST"]),
+    Route("/trainees/{trainee_id:int}/progress", progress_page, methods=["GET"]),
+    Route("/trainees/{trainee_id:int}/supervision", supervision_form, methods=["POST"]),
+    Route("/trainees/{trainee_id:int}/training-record", training_record_form, methods=["POST"]),
 ]

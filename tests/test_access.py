@@ -45,6 +45,10 @@ API = [
     ("POST", "/api/recordings/{recording}/release", None, expect(401, 403, 404, 403, 404, 409, 409)),
     ("POST", "/api/ratings/{rating}/reopen", "json", expect(401, 403, 403, 403, 403, 400, 400)),
     ("GET", "/api/ratings/export", None, expect(401, 403, 403, 403, 403, 200, 200)),
+    ("GET", "/api/trainees/{trainee}/progress", None, READ),
+    # An empty body: those allowed to log supervision are told what is missing.
+    ("POST", "/api/trainees/{trainee}/supervision", "json", expect(401, 400, 404, 400, 404, 400, 400)),
+    ("PUT", "/api/trainees/{trainee}/training-record", "json", expect(401, 403, 404, 403, 404, 200, 200)),
 ]
 # Pages, logged in by cookie; anonymous GETs are sent to the log-in page.
 PAGES = [
@@ -56,6 +60,11 @@ PAGES = [
     ("POST", "/cases/{case}/sessions/{number}/recording", "file", expect(401, 303, 404, 403, 404, 403, 403)),
     ("GET", "/recordings/{recording}", None, expect(303, 200, 404, 200, 404, 200, 200)),
     ("POST", "/recordings/{recording}/retry", "form", expect(401, 409, 404, 403, 404, 409, 409)),
+    ("POST", "/recordings/{recording}/assignments", "form", expect(401, 403, 404, 403, 404, 400, 400)),
+    ("POST", "/recordings/{recording}/submit-for-assessment", "form", expect(401, 303, 404, 403, 404, 403, 403)),
+    ("GET", "/trainees/{trainee}/progress", None, expect(303, 200, 404, 200, 404, 200, 200)),
+    ("POST", "/trainees/{trainee}/supervision", "form", expect(401, 400, 404, 400, 404, 400, 400)),
+    ("POST", "/trainees/{trainee}/training-record", "form", expect(401, 403, 404, 403, 404, 303, 303)),
 ]
 # Routes that need no row in the tables above, and why.
 UNLISTED = {"/api/token": "the log-in itself", "/login": "listed as GET; POST is the log-in form",
@@ -98,7 +107,8 @@ async def test_every_role_gets_the_right_answer_from_every_route(people, setting
     assigned = await people["lead"].post(f"/api/recordings/{recording_id}/assignments", json={"supervisor": "supervisor"})
     assert assigned.status_code == 201
     draft = await people["supervisor"].request("PUT", f"/api/recordings/{recording_id}/ratings/mine", json={})
-    values = {"case": case_id, "recording": recording_id, "number": 2, "rating": draft.json()["id"]}
+    values = {"case": case_id, "recording": recording_id, "number": 2, "rating": draft.json()["id"],
+              "trainee": owner.user.id}
     codes = iter(range(200, 400))
 
     async def call(client_request, method, template, body, headers=None, csrf=None):
