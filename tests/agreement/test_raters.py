@@ -1,0 +1,121 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from rating.agreement import rater_bias, rater_drift, rater_trend
+from tests.agreement.examples import simulated_ratings
+
+LENIENT, SEVERE = 3, 7
+
+
+@pytest.fixture(scope="module")
+def lenient_and_severe():
+    return simulated_ratings(n_recordings=400, n_raters=12, leniency={LENIENT: 1.0, SEVERE: -1.0}, seed=1)
+
+
+def test_rater_one_point_lenient_is_flagged(lenient_and_severe):
+    ratings, _ = lenient_and_severe
+    table = rater_bias(ratings).set_index("rater")
+    lenient, severe = f"rater{LENIENT:02d}", f"rater{SEVERE:02d}"
+    assert table.loc[lenient, "direction"] == "lenient"
+    assert table.loc[severe, "direction"] == "severe"
+    # Against two others, one of whom may be the severe rater: close to +1, and the interval says so.
+    assert table.loc[lenient, "mean_difference"] == pytest.approx(1.0, abs=0.15)
+    assert table.loc[lenient, "ci95_low"] > 0.5
+    assert table.loc[severe, "mean_difference"] == pytest.approx(-1.0, abs=0.15)
+    others = table.drop(index=[lenient, severe])
+    assert (others["direction"] == "within band").all()
+    assert table["reference_mean_difference"].isna().all()
+    assert table["n_reference_recordings"].eq(0).all()
+
+
+def test_mean_difference_is_from_the_mean_of_the_other_raters():
+    ratings = pd.DataFrame(
+        {
+            "recording": ["r1"] * 3 + ["r2"] * 2,
+            "item": ["i1"] * 5,
+            "rater": ["a", "b", "c", "a", "b"],
+            "score": [5.0, 3.0, 4.0, 2.0, 2.0],
+        }
+    )
+    table = rater_bias(ratings).set_index("rater")
+    # a: r1 5 - (3 + 4) / 2 = 1.5, r2 2 - 2 = 0; averaged over recordings.
+    assert table.loc["a", "mean_difference"] == pytest.approx(0.75)
+    assert table.loc["c", "mean_difference"] == pytest.approx(0.0)
+    assert table.loc["a", "n_recordings"] == 2 and table.loc["c", "n_ratings"] == 1
+    # Two recordings are too few to tell a 0.75 difference from chance.
+    assert table.loc["a", "direction"] == "unclear"
+
+
+def test_band_is_configurable(lenient_and_severe):
+    ratings, _ = lenient_and_severe
+    table = rater_bias(ratings, band=1.5).set_index("rater")
+    assert table.loc[f"rater{LENIENT:02d}", "direction"] == "within band"
+
+
+def test_agreement_with_reference_scores(lenient_and_severe):
+    ratings, reference = lenient_and_severe
+    calibration = reference[reference["recording"] < "rec100"]
+    table = rater_bias(ratings, calibration).set_index("rater")
+    assert table.loc[f"rater{LENIENT:02d}", "reference_mean_difference"] == pytest.approx(1.0, abs=0.2)
+    assert table.loc[f"rater{SEVERE:02d}", "reference_mean_difference"] == pytest.approx(-1.0, abs=0.2)
+    neutral = table.drop(index=[f"rater{LENIENT:02d}", f"rater{SEVERE:02d}"])
+    assert neutral["reference_mean_difference"].abs().max() < 0.3
+    # A biased rater agrees less with the reference than the unbiased ones.
+    assert table.loc[f"rater{LENIENT:02d}", "agreement_with_reference"] < neutral["agreement_with_reference"].min()
+    assert (table["n_reference_recordings"] > 0).all()
+
+
+def test_agreement_with_reference_is_quadratic_weighted_kappa(lenient_and_severe):
+    from sklearn.metrics import cohen_kappa_score
+
+    ratings, reference = lenient_and_severe
+    table = rater_bias(ratings, reference).set_index("rater")
+    rater = "rater00"
+    pair = ratings[ratings["rater"] == rater].merge(reference, on=["recording", "item"])
+    expected = cohen_kappa_score(pair["score_x"], pair["score_y"], labels=np.arange(7), weights="quadratic")
+    assert table.loc[rater, "agreement_with_reference"] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.fixture(scope="module")
+def drifting():
+    return simulated_ratings(n_recordings=600, n_raters=10, drift_per_year={2: 1.0}, seed=2)
+
+
+def test_drift_by_quarter(drifting):
+    ratings, reference = drifting
+    table = rater_drift(ratings, reference)
+    assert list(table.columns) == [
+        "rater",
+        "period",
+        "n_recordings",
+        "mean_difference",
+        "n_reference_recordings",
+        "reference_mean_difference",
+        "agreement_with_reference",
+    ]
+    drifter = table[table["rater"] == "rater02"].set_index("period")
+    assert drifter.index.tolist() == ["2024Q1", "2024Q2", "2024Q3", "2024Q4", "2025Q1", "2025Q2", "2025Q3", "2025Q4"]
+    assert drifter["mean_difference"].iloc[-1] - drifter["mean_difference"].iloc[0] > 1.0
+    yearly = rater_drift(ratings, freq="Y")
+    assert set(yearly["period"]) == {"2024", "2025"}
+
+
+def test_trend_finds_the_drifting_rater(drifting):
+    ratings, reference = drifting
+    table = rater_trend(ratings, reference).set_index(["rater", "measure"])
+    drifter = table.loc["rater02"]
+    assert drifter.loc["difference_from_reference", "slope_per_year"] == pytest.approx(1.0, abs=0.3)
+    assert drifter.loc["difference_from_others", "trend"] == "towards lenient"
+    assert drifter.loc["absolute_difference_from_reference", "trend"] == "worsening"
+    steady = table.drop(index="rater02", level="rater")
+    steady = steady.xs("difference_from_reference", level="measure")
+    assert steady["slope_per_year"].abs().max() < 0.3
+
+
+def test_trend_and_drift_need_dates():
+    ratings, _ = simulated_ratings(n_recordings=20)
+    with pytest.raises(ValueError, match="submitted_at"):
+        rater_trend(ratings.drop(columns="submitted_at"))
+    with pytest.raises(ValueError, match="submitted_at"):
+        rater_drift(ratings.drop(columns="submitted_at"))
