@@ -195,6 +195,21 @@ def cmd_models_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agreement(args: argparse.Namespace) -> int:
+    import json
+
+    from rating.agreement import agreement_report, read_ratings_csv
+
+    try:
+        ratings = read_ratings_csv(args.ratings)
+        report = agreement_report(ratings, level=args.level, n_boot=args.bootstrap)
+    except (ValueError, OSError) as exc:
+        print(f"{args.ratings}: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2, allow_nan=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from transcription.engines import ENGINES
     from transcription.formats import FORMATS
@@ -235,6 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.add_argument("-o", "--output", help="write here instead of standard output")
     transcribe.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     transcribe.set_defaults(func=cmd_transcribe)
+
+    agreement = commands.add_parser("agreement", help="inter-rater agreement of long-format ratings")
+    agreement.add_argument("ratings", help="CSV with columns recording,item,rater,score (a missing rating is a missing row)")
+    agreement.add_argument("--level", choices=["nominal", "ordinal", "interval", "ratio"], default="interval",
+                           help="the measurement level for the headline Krippendorff's alpha")
+    agreement.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for confidence intervals")
+    agreement.set_defaults(func=cmd_agreement)
 
     models = commands.add_parser("models", help="model files").add_subparsers(dest="models_command", required=True)
     convert = models.add_parser("convert", help="turn a CTranslate2 Whisper model into an openai-whisper checkpoint")

@@ -50,3 +50,28 @@ def test_transcribe_prints_each_format(tmp_path):
     not_media.write_text("hello")
     refused = dit("transcribe", str(not_media), data_dir=tmp_path)
     assert refused.returncode == 2 and "not a recognisable audio or video recording" in refused.stderr
+
+
+def test_agreement_reads_long_format_ratings_and_prints_json(tmp_path):
+    # Shrout & Fleiss (1979): six targets rated by four judges, one item.
+    data = [[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]]
+    rows = ["recording,item,rater,score"] + [
+        f"t{t},overall,j{j},{score}" for t, scores in enumerate(data) for j, score in enumerate(scores)]
+    csv_file = tmp_path / "ratings.csv"
+    csv_file.write_text("\n".join(rows) + "\n")
+    result = dit("agreement", str(csv_file), "--level", "interval", "--bootstrap", "200", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    published = {"ICC1": 0.17, "ICC2": 0.29, "ICC3": 0.71, "ICC1k": 0.44, "ICC2k": 0.62, "ICC3k": 0.91}
+    for form, value in published.items():
+        assert report[form]["value"] == pytest.approx(value, abs=0.005), form
+        assert len(report[form]["ci95"]) == 2
+    for level in ("nominal", "ordinal", "interval", "ratio"):
+        assert f"alpha_{level}" in report
+    assert (report["n_recordings"], report["n_raters"]) == (6, 4)
+    assert "overall" in report["items"]
+
+    broken = tmp_path / "broken.csv"
+    broken.write_text("recording,rater,score\n1,a,3\n")
+    refused = dit("agreement", str(broken), data_dir=tmp_path)
+    assert refused.returncode == 2 and "item" in refused.stderr
