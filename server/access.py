@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.exceptions import HTTPException
 
-from server.models import Case, Recording, Role, User
+from server.models import Assignment, Case, Recording, Role, User
 
 
 async def visible_trainee_ids(user: User) -> set[int] | None:
@@ -41,8 +41,13 @@ async def readable_case(user: User, case_id: int) -> Case:
 
 
 async def readable_recording(user: User, recording_id: int) -> Recording:
+    """A recording of a trainee this user may read, or one they are assigned to rate
+    (a second rater may come from outside the trainee's own supervision)."""
     recording = await Recording.get_or_none(id=recording_id).select_related("session__case__trainee")
-    if recording is None or not await can_read_trainee(user, recording.session.case.trainee_id):
+    if recording is None or not (
+        await can_read_trainee(user, recording.session.case.trainee_id)
+        or await Assignment.exists(recording=recording, supervisor_id=user.id)
+    ):
         raise HTTPException(404, "No such recording.")
     return recording
 

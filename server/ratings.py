@@ -263,13 +263,6 @@ async def rateable_recording(user: User, recording_id: int) -> Recording:
     return recording
 
 
-async def rating_reader_recording(user: User, recording_id: int) -> Recording:
-    """A recording whose ratings this user may ask about: as its rater, or as a reader of the trainee's work."""
-    if await Assignment.exists(recording_id=recording_id, supervisor=user):
-        return await rateable_recording(user, recording_id)
-    return await access.readable_recording(user, recording_id)
-
-
 async def my_rating(user: User, recording: Recording, scale: Scale) -> Rating:
     rating, _ = await Rating.get_or_create(
         recording=recording, rater=user, kind=RatingKind.INDIVIDUAL,
@@ -414,7 +407,7 @@ async def get_ratings(request: Request) -> JSONResponse:
       200: {description: "{ratings: [...], comparison: [...], all_submitted, released, official}"}
     """
     user = api_user(request)
-    recording = await rating_reader_recording(user, request.path_params["recording_id"])
+    recording = await access.readable_recording(user, request.path_params["recording_id"])
     return JSONResponse(await visible_ratings(user, recording, request.app.state.scale, request.app.state.settings))
 
 

@@ -62,6 +62,11 @@ PAGES = [
     ("POST", "/recordings/{recording}/retry", "form", expect(401, 409, 404, 403, 404, 409, 409)),
     ("POST", "/recordings/{recording}/assignments", "form", expect(401, 403, 404, 403, 404, 400, 400)),
     ("POST", "/recordings/{recording}/submit-for-assessment", "form", expect(401, 303, 404, 403, 404, 403, 403)),
+    ("GET", "/queue", None, expect(303, 200, 200, 200, 200, 200, 200)),
+    # The rating pages answer as the API they are built on: /ratings/mine, /ratings, /ratings/consensus.
+    ("GET", "/recordings/{recording}/rate", None, expect(303, 403, 404, 200, 404, 403, 403)),
+    ("GET", "/recordings/{recording}/ratings", None, expect(303, 200, 404, 200, 404, 200, 200)),
+    ("GET", "/recordings/{recording}/adjudicate", None, expect(303, 403, 404, 403, 404, 409, 409)),
     ("GET", "/trainees/{trainee}/progress", None, expect(303, 200, 404, 200, 404, 200, 200)),
     ("POST", "/trainees/{trainee}/supervision", "form", expect(401, 400, 404, 400, 404, 400, 400)),
     ("POST", "/trainees/{trainee}/training-record", "form", expect(401, 403, 404, 403, 404, 303, 303)),

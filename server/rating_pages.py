@@ -1,0 +1,195 @@
+"""The supervisors' and course leads' rating pages: the queue, the rating form beside the transcript,
+the ratings of a recording (blind until everyone is in; released feedback for the trainee) and the
+adjudication of a double-rated tape.
+
+Every page goes through the same functions as the JSON API in `server.ratings`, so a page answers
+404 and 403 exactly where the API does; the pages' scripts (web/static/rate.js) write through the API.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from rating.phases import phase_of
+from rating.scale import Scale
+from server import access
+from server.models import Assignment, Rating, RatingKind, RatingStatus, Recording, Role, Transcript
+from server.pages import page_user, render
+from server.ratings import (
+    accreditation_is_current,
+    my_rating,
+    queue_for,
+    rateable_recording,
+    rating_json,
+    require_lead,
+    visible_ratings,
+)
+from server.recordings import latest_job
+from server.views import job_json, recording_json
+
+
+def scale_context(scale: Scale, phase: str) -> dict:
+    """What every rating template needs to know about the scale for one phase's form."""
+    return {
+        "scale": scale,
+        "items": scale.items_for(phase),
+        "scores": list(range(scale.min_score, scale.max_score + 1)),
+        "score_labels": scale.score_labels,
+    }
+
+
+async def transcript_segments(recording: Recording) -> list[dict] | None:
+    """The transcript's segments (start, end, speaker, text), or None while it is not ready.
+
+    Read here rather than through `api.transcript_for`, which lets only readers of the trainee's work
+    in: an assigned rater need not supervise the trainee."""
+    row = await Transcript.get_or_none(recording_id=recording.id)
+    if row is None:
+        return None
+    return [
+        {"index": i, "start": s["start"], "end": s["end"], "speaker": s.get("speaker"), "text": s["text"]}
+        for i, s in enumerate(row.data.get("segments", []))
+    ]
+
+
+def evidence_times(segments: list[dict] | None) -> dict[int, dict]:
+    return {s["index"]: s for s in segments or []}
+
+
+async def queue_page(request: Request) -> Response:
+    user = page_user(request)
+    queue = await queue_for(user)
+    submitted = await (
+        Rating.filter(rater=user, kind=RatingKind.INDIVIDUAL, status=RatingStatus.SUBMITTED)
+        .select_related("recording__session__case")
+        .order_by("-submitted_at")
+        .limit(20)
+    )
+    return render(request, "queue.html", queue=queue, submitted=submitted,
+                  is_supervisor=user.role == Role.SUPERVISOR)
+
+
+async def rate_page(request: Request) -> Response:
+    """The rating form beside the transcript and the player; read-only once submitted."""
+    user = page_user(request)
+    recording = await rateable_recording(user, request.path_params["recording_id"])
+    scale = request.app.state.scale
+    settings = request.app.state.settings
+    rating = await my_rating(user, recording, scale)
+    segments = await transcript_segments(recording)
+    notice = None
+    if rating.status == RatingStatus.SUBMITTED:
+        pass
+    elif rating.scale_version != scale.version:
+        notice = (f"This rating was started on scale {rating.scale_version}, but the scale in use is "
+                  f"{scale.version}; it cannot be changed. Ask a course lead.")
+    elif not accreditation_is_current(user, settings):
+        notice = "Only a supervisor whose DIT accreditation is current can rate; your draft cannot be saved."
+    editable = rating.status == RatingStatus.DRAFT and notice is None
+    return render(
+        request,
+        "rate.html",
+        recording=recording,
+        case=recording.session.case,
+        info=await recording_json(recording),
+        job=job_json(await latest_job(recording)),
+        segments=segments,
+        by_index=evidence_times(segments),
+        rating=rating_json(rating, scale),
+        editable=editable,
+        notice=notice,
+        just_submitted=request.query_params.get("submitted") == "1" and rating.status == RatingStatus.SUBMITTED,
+        **scale_context(scale, rating.phase),
+    )
+
+
+async def ratings_page(request: Request) -> Response:
+    """What GET /api/recordings/{id}/ratings lets the caller see, as a page."""
+    user = page_user(request)
+    recording = await access.readable_recording(user, request.path_params["recording_id"])
+    scale = request.app.state.scale
+    data = await visible_ratings(user, recording, scale, request.app.state.settings)
+    ratings = data["ratings"]
+    is_rater = await Assignment.exists(recording=recording, supervisor=user)
+    mine = None
+    if is_rater:
+        mine = await Rating.get_or_none(recording=recording, rater=user, kind=RatingKind.INDIVIDUAL)
+    submitted_individual = [r for r in ratings if r["kind"] == "individual" and r["status"] == "submitted"]
+    official = next((r for r in ratings if r["id"] == data["official"]), None)
+    can_read = await access.can_read_trainee(user, recording.session.case.trainee_id)
+    segments = await transcript_segments(recording)
+    phase = phase_of(recording.session.number).value
+    return render(
+        request,
+        "ratings.html",
+        recording=recording,
+        case=recording.session.case,
+        info=await recording_json(recording),
+        data=data,
+        ratings=ratings,
+        official=official,
+        mine_id=mine.id if mine else None,
+        mine_status=mine.status.value if mine else None,
+        is_rater=is_rater,
+        is_lead=user.sees_everything,
+        is_owner=recording.session.case.trainee_id == user.id,
+        can_adjudicate=user.sees_everything and data["all_submitted"] and len(submitted_individual) >= 2,
+        can_release=user.sees_everything and official is not None and not data["released"],
+        has_player=can_read,
+        # Evidence opens where this viewer can listen: the transcript page, or the rating page for a rater.
+        moment_base=f"/recordings/{recording.id}" if can_read else f"/recordings/{recording.id}/rate",
+        by_index=evidence_times(segments),
+        **scale_context(scale, ratings[0]["phase"] if ratings else phase),
+    )
+
+
+async def adjudicate_page(request: Request) -> Response:
+    """The raters' scores side by side and the consensus form (course leads and admins)."""
+    user = page_user(request)
+    recording = await access.readable_recording(user, request.path_params["recording_id"])
+    require_lead(user)
+    scale = request.app.state.scale
+    data = await visible_ratings(user, recording, scale, request.app.state.settings)
+    individual = [r for r in data["ratings"] if r["kind"] == "individual" and r["status"] == "submitted"]
+    context = {"recording": recording, "case": recording.session.case, "info": await recording_json(recording),
+               "data": data}
+    if not data["all_submitted"] or len(individual) < 2:
+        # As the consensus API answers: 409 until at least two assigned raters have all submitted.
+        return render(request, "adjudicate.html", status_code=409, ready=False, individual=individual,
+                      message="Adjudication starts when at least two assigned raters have all submitted.",
+                      **context, **scale_context(scale, phase_of(recording.session.number).value))
+    consensus = next((r for r in data["ratings"] if r["kind"] == "consensus"), None)
+    agreed = {row["item"]: next(iter(row["scores"].values())) for row in data["comparison"] if not row["differs"]}
+    start = consensus or {"scores": {k: v for k, v in agreed.items() if v is not None}, "comments": {},
+                          "evidence": {}, "overall_comment": "", "status": "draft", "updated_at": ""}
+    segments = await transcript_segments(recording)
+    notes = {}
+    for r in individual:
+        for item_id in set(r["comments"]) | set(r["evidence"]):
+            notes.setdefault(item_id, []).append(
+                {"rater": r["rater"], "comment": r["comments"].get(item_id, ""), "evidence": r["evidence"].get(item_id, [])})
+    return render(
+        request,
+        "adjudicate.html",
+        ready=True,
+        individual=individual,
+        rows={row["item"]: row for row in data["comparison"]},
+        consensus=consensus,
+        start=start,
+        editable=start["status"] == "draft",
+        notes=notes,
+        by_index=evidence_times(segments),
+        **context,
+        **scale_context(scale, individual[0]["phase"]),
+    )
+
+
+routes = [
+    Route("/queue", queue_page, methods=["GET"]),
+    Route("/recordings/{recording_id:int}/rate", rate_page, methods=["GET"]),
+    Route("/recordings/{recording_id:int}/ratings", ratings_page, methods=["GET"]),
+    Route("/recordings/{recording_id:int}/adjudicate", adjudicate_page, methods=["GET"]),
+]
+
