@@ -22,6 +22,19 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _fraction(env: dict[str, str], name: str, default: float, upper: float = 1.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+    if not 0 <= value <= upper:
+        raise SystemExit(f"{name} must be between 0 and {upper}, got {raw!r}")
+    return value
+
+
 def _flag(env: dict[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -47,6 +60,8 @@ class Settings:
     scale_file: Path | None = None
     accreditation_years: int = 3
     anonymise_adjudication: bool = True
+    double_rating_share: float = 0.2
+    rater_bias_band: float = 0.5
     targets: AccreditationTargets = AccreditationTargets()
     secret_key: str = field(default="", repr=False)
 
@@ -84,6 +99,8 @@ class Settings:
             scale_file=Path(env["DIT_SCALE_FILE"]) if env.get("DIT_SCALE_FILE") else None,
             accreditation_years=_int(env, "DIT_ACCREDITATION_YEARS", 3),
             anonymise_adjudication=_flag(env, "DIT_ANONYMISE_ADJUDICATION", True),
+            double_rating_share=_fraction(env, "DIT_DOUBLE_RATING_SHARE", 0.2),
+            rater_bias_band=_fraction(env, "DIT_RATER_BIAS_BAND", 0.5, upper=6.0),
             targets=AccreditationTargets(
                 training_cases=_int(env, "DIT_TARGET_CASES", 2),
                 passed_tapes=_int(env, "DIT_TARGET_PASSED_TAPES", 4),

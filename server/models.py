@@ -37,6 +37,8 @@ class User(Model):
     is_active = fields.BooleanField(default=True)
     accredited = fields.BooleanField(default=False)
     accredited_on = fields.DateField(null=True)
+    # The training group a trainee belongs to (e.g. "2026 spring"), for the agreement audit's filters.
+    cohort = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     supervisors: fields.ManyToManyRelation[User] = fields.ManyToManyField(
         "models.User", related_name="supervisees", through="supervision"
@@ -115,6 +117,10 @@ class Recording(Model):
     # The trainee puts a tape forward for assessment; feedback is shown to them only once released.
     submitted_for_assessment_at = fields.DatetimeField(null=True)
     feedback_released_at = fields.DatetimeField(null=True)
+    # A calibration tape is rated by every supervisor; reference scores, when given, are the
+    # course's agreed answer that each rater's scores are compared with.
+    is_calibration = fields.BooleanField(default=False)
+    reference_scores = fields.JSONField(null=True)
 
 
 class TranscriptionJob(Model):
