@@ -20,7 +20,7 @@ from starlette.templating import Jinja2Templates
 
 import web
 from rating.scale import load_scale
-from server import api, pages, progress, rating_pages, ratings
+from server import api, pages, progress, rating_pages, ratings, suggestions
 from server.auth import TokenOrSessionBackend, on_auth_error
 from server.config import Settings
 from server.db import close_database, create_demo_accounts, format_demo_logins, open_database
@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await close_database()
 
     app = Starlette(
-        routes=[*pages.routes, *rating_pages.routes, *api.routes, *ratings.routes, *progress.routes, Mount("/static", StaticFiles(directory=str(web.STATIC)), name="static")],
+        routes=[*pages.routes, *rating_pages.routes, *api.routes, *ratings.routes, *progress.routes, *suggestions.routes, Mount("/static", StaticFiles(directory=str(web.STATIC)), name="static")],
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(
@@ -123,5 +123,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.scale = load_scale(settings.scale_file)
+    app.state.suggestion_model = suggestions.SuggestionModel(settings)
     app.state.templates = templates
     return app

@@ -210,6 +210,53 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_classify(args: argparse.Namespace) -> int:
+    import json
+
+    from rating.classifier import classify_command
+    from server.suggestions import classifier_dir
+
+    try:
+        result = classify_command(Path(args.transcript), Path(args.ipaf), args.phase,
+                                  classifier_dir(Settings.from_env().prepare()))
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"dit classify: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+async def _supervisor_examples(settings: Settings):
+    from server.db import close_database, open_database
+    from server.suggestions import supervisor_examples
+
+    await open_database(settings)
+    try:
+        return await supervisor_examples()
+    finally:
+        await close_database()
+
+
+def cmd_classifier_train(args: argparse.Namespace) -> int:
+    import json
+
+    from rating.classifier import train_command
+    from server.suggestions import classifier_dir
+
+    settings = Settings.from_env().prepare()
+    examples = asyncio.run(_supervisor_examples(settings))
+    print(json.dumps(train_command(classifier_dir(settings), examples), indent=2))
+    return 0
+
+
+def cmd_classifier_evaluate(args: argparse.Namespace) -> int:
+    from rating.classifier import evaluate_command
+
+    examples = asyncio.run(_supervisor_examples(Settings.from_env().prepare()))
+    print(evaluate_command(examples, n_splits=args.folds))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from transcription.engines import ENGINES
     from transcription.formats import FORMATS
@@ -257,6 +304,20 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the measurement level for the headline Krippendorff's alpha")
     agreement.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for confidence intervals")
     agreement.set_defaults(func=cmd_agreement)
+
+    classify = commands.add_parser("classify", help="suggest whether a session stayed on-model")
+    classify.add_argument("transcript", help="transcript JSON (as `dit transcribe --format json` writes)")
+    classify.add_argument("--ipaf", required=True, help='IPAF JSON: {"self", "other", "affect", "summary"}')
+    classify.add_argument("--phase", choices=["initial", "middle", "ending"])
+    classify.set_defaults(func=cmd_classify)
+
+    classifier = commands.add_parser("classifier", help="train and evaluate the on-model classifier").add_subparsers(
+        dest="classifier_command", required=True)
+    classifier.add_parser("train", help="train on the seed corpus and supervisors' judgements; saves a new model").set_defaults(
+        func=cmd_classifier_train)
+    evaluate = classifier.add_parser("evaluate", help="grouped cross-validation by case, as a table")
+    evaluate.add_argument("--folds", type=int, default=5)
+    evaluate.set_defaults(func=cmd_classifier_evaluate)
 
     models = commands.add_parser("models", help="model files").add_subparsers(dest="models_command", required=True)
     convert = models.add_parser("convert", help="turn a CTranslate2 Whisper model into an openai-whisper checkpoint")

@@ -242,3 +242,40 @@ class TrainingRecord(Model):
     training_completed_on = fields.DateField(null=True)
     roleplay_certificate_on = fields.DateField(null=True)
     case_study_on = fields.DateField(null=True)
+
+
+class CaseIpaf(Model):
+    """One version of a case's interpersonal-affective focus. It is refined during therapy, so each
+    version applies from a session onwards and a session is judged against the version current then."""
+
+    id = fields.IntField(primary_key=True)
+    case: fields.ForeignKeyRelation[Case] = fields.ForeignKeyField("models.Case", related_name="ipafs")
+    version = fields.SmallIntField()
+    from_session = fields.SmallIntField(default=1)
+    self_representation = fields.TextField()
+    other_representation = fields.TextField()
+    affect = fields.TextField()
+    summary = fields.TextField(default="")
+    created_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField("models.User", related_name="ipafs_recorded")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "case_ipaf"
+        unique_together = (("case", "version"),)
+
+
+class ClassifierJudgement(Model):
+    """A supervisor agreeing or disagreeing with one suggestion: training data for the classifier."""
+
+    id = fields.IntField(primary_key=True)
+    recording: fields.ForeignKeyRelation[Recording] = fields.ForeignKeyField(
+        "models.Recording", related_name="classifier_judgements"
+    )
+    segment_index = fields.IntField()
+    label = fields.CharField(max_length=32)
+    value = fields.BooleanField()
+    judged_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField("models.User", related_name="classifier_judgements")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        unique_together = (("recording", "segment_index", "label", "judged_by"),)

@@ -46,6 +46,11 @@ API = [
     ("POST", "/api/ratings/{rating}/reopen", "json", expect(401, 403, 403, 403, 403, 400, 400)),
     ("GET", "/api/ratings/export", None, expect(401, 403, 403, 403, 403, 200, 200)),
     ("GET", "/api/trainees/{trainee}/progress", None, READ),
+    ("GET", "/api/cases/{case}/ipaf", None, READ),
+    ("POST", "/api/cases/{case}/ipaf", "json", expect(401, 400, 404, 400, 404, 400, 400)),
+    # No IPAF is recorded, so those who may see the suggestion are told so (409).
+    ("GET", "/api/recordings/{recording}/suggestion", None, expect(401, 403, 404, 409, 404, 409, 409)),
+    ("POST", "/api/recordings/{recording}/suggestion/judgements", "json", expect(401, 403, 404, 400, 404, 400, 400)),
     # An empty body: those allowed to log supervision are told what is missing.
     ("POST", "/api/trainees/{trainee}/supervision", "json", expect(401, 400, 404, 400, 404, 400, 400)),
     ("PUT", "/api/trainees/{trainee}/training-record", "json", expect(401, 403, 404, 403, 404, 200, 200)),

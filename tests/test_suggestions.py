@@ -1,0 +1,115 @@
+"""The on-model classifier in the service: IPAF versions, suggestions, judgements, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from rating.classifier import default_model
+from server.suggestions import classifier_dir, supervisor_examples
+from tests.conftest import open_case, run_queued_jobs, upload
+from tests.test_cli import dit
+
+IPAF = {"self": "an unimportant afterthought", "other": "dismissive, exploitative",
+        "affect": "hopelessness, resentment", "summary": "Expects to be used and then forgotten."}
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory):
+    """The seed model, trained once for the whole run."""
+    directory = tmp_path_factory.mktemp("on-model")
+    default_model(directory)
+    return directory
+
+
+@pytest.fixture
+def seed_model(settings, trained_models):
+    shutil.copytree(trained_models, classifier_dir(settings), dirs_exist_ok=True)
+
+
+async def test_ipaf_versions_apply_from_their_session(people):
+    trainee = people["trainee"]
+    case_id = await open_case(trainee)
+    first = await trainee.post(f"/api/cases/{case_id}/ipaf", json=IPAF)
+    assert first.status_code == 201 and first.json()["version"] == 1
+    refined = await people["supervisor"].post(
+        f"/api/cases/{case_id}/ipaf", json={**IPAF, "affect": "shame, quiet fury", "from_session": 9})
+    assert refined.json()["version"] == 2
+    missing = await trainee.post(f"/api/cases/{case_id}/ipaf", json={"self": "a burden"})
+    assert missing.status_code == 400 and "other, affect" in missing.json()["error"]
+    assert (await people["other_trainee"].post(f"/api/cases/{case_id}/ipaf", json=IPAF)).status_code == 404
+    versions = (await people["lead"].get(f"/api/cases/{case_id}/ipaf")).json()["ipafs"]
+    assert [(v["version"], v["from_session"], v["affect"]) for v in versions] == [
+        (2, 9, "shame, quiet fury"), (1, 1, "hopelessness, resentment")]
+
+    from server.suggestions import ipaf_for_session
+
+    assert (await ipaf_for_session(case_id, 8)).version == 1
+    assert (await ipaf_for_session(case_id, 9)).version == 2
+
+
+@pytest.mark.slow
+async def test_suggestions_for_raters_and_judgements_feed_training(people, settings, media_files, seed_model):
+    trainee, sue, lead = people["trainee"], people["supervisor"], people["lead"]
+    case_id = await open_case(trainee)
+    rid = (await upload(trainee, case_id, 6, media_files["wav"])).json()["id"]
+    await run_queued_jobs(settings)
+    await lead.post(f"/api/recordings/{rid}/assignments", json={"supervisor": "supervisor"})
+
+    no_ipaf = await sue.get(f"/api/recordings/{rid}/suggestion")
+    assert no_ipaf.status_code == 409 and "IPAF" in no_ipaf.json()["error"]
+    await trainee.post(f"/api/cases/{case_id}/ipaf", json=IPAF)
+
+    suggestion = (await sue.get(f"/api/recordings/{rid}/suggestion")).json()
+    transcript = (await sue.get(f"/api/recordings/{rid}/transcript")).json()
+    assert [s["index"] for s in suggestion["segments"]] == list(range(len(transcript["segments"])))
+    for segment in suggestion["segments"]:
+        assert 0.0 <= segment["ipaf_reference"] <= 1.0 and 0.0 <= segment["transference_link"] <= 1.0
+    # A presidential speech is not DIT: nothing echoes this IPAF.
+    assert suggestion["session"]["verdict"] == "off-model"
+    assert suggestion["ipaf"]["version"] == 1 and "never a score" in suggestion["note"]
+
+    assert (await trainee.get(f"/api/recordings/{rid}/suggestion")).status_code == 403  # not released
+    assert (await lead.get(f"/api/recordings/{rid}/suggestion")).status_code == 200
+
+    judged = await sue.post(f"/api/recordings/{rid}/suggestion/judgements",
+                            json={"segment": 0, "label": "ipaf_reference", "agree": False})
+    assert judged.status_code == 201 and judged.json()["value"] is False
+    bad = await sue.post(f"/api/recordings/{rid}/suggestion/judgements",
+                         json={"segment": 0, "label": "charm", "agree": True})
+    assert bad.status_code == 400
+    out_of_range = await sue.post(f"/api/recordings/{rid}/suggestion/judgements",
+                                  json={"segment": 99, "label": "ipaf_reference", "agree": True})
+    assert out_of_range.status_code == 400
+    assert (await trainee.post(f"/api/recordings/{rid}/suggestion/judgements",
+                               json={"segment": 0, "label": "ipaf_reference", "agree": True})).status_code == 403
+
+    examples = await supervisor_examples()
+    assert [(e.case_id, e.ipaf_reference, e.source) for e in examples] == [("DIT-001", False, "supervisor")]
+    assert examples[0].utterance == transcript["segments"][0]["text"]
+
+
+@pytest.mark.slow
+def test_dit_classify_scores_therapist_turns_only(tmp_path, trained_models):
+    shutil.copytree(trained_models, tmp_path / "data" / "models" / "on-model")
+    transcript = {"language": "en", "engine": "faster-whisper", "model": "tiny.en", "duration": 30.0, "segments": [
+        {"start": 0.0, "end": 4.0, "speaker": "patient", "text": "He just talked over me again, like I wasn't there."},
+        {"start": 4.0, "end": 9.0, "speaker": "therapist",
+         "text": "Again you were left feeling like an afterthought, dismissed, and quietly furious about it."},
+        {"start": 9.0, "end": 12.0, "speaker": "therapist", "text": "Shall we fill in a thought record for homework?"},
+    ]}
+    (tmp_path / "t.json").write_text(json.dumps(transcript))
+    (tmp_path / "ipaf.json").write_text(json.dumps(IPAF))
+    result = dit("classify", str(tmp_path / "t.json"), "--ipaf", str(tmp_path / "ipaf.json"), "--phase", "middle",
+                 data_dir=tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    first, echo, homework = output["segments"]
+    assert first == {"index": 0, "ipaf_reference": None, "transference_link": None}
+    assert echo["ipaf_reference"] > homework["ipaf_reference"]
+    assert output["session"]["verdict"] in {"on-model", "drifting", "off-model"}
+    assert output["session"]["reasons"]
+    missing = dit("classify", str(tmp_path / "nope.json"), "--ipaf", str(tmp_path / "ipaf.json"), data_dir=tmp_path / "data")
+    assert missing.returncode == 2
