@@ -12,10 +12,11 @@ from starlette.routing import Route
 from rating.phases import Phase
 from server import access
 from server.api import create_case, retry, transcript_for
-from server.models import Assignment, Recording, Role, SupervisionLog, User
+from server.models import Assignment, CaseIpaf, Recording, Role, SupervisionLog, User
 from server.progress import log_supervision, readable_trainee, save_training_record, trainee_progress
 from server.ratings import accreditation_is_current, assign, require_lead
 from server.recordings import accept_recording, latest_job
+from server.suggestions import add_ipaf
 from server.security import csrf_matches, csrf_token, verify_password
 from server.uploads import format_bytes
 from server.views import case_sessions, check_session_number, job_json, recording_json
@@ -108,9 +109,24 @@ async def case_page(request: Request, error: str | None = None, status_code: int
         sessions=await case_sessions(case),
         phases=list(Phase),
         can_upload=case.trainee_id == user.id,
+        ipafs=await CaseIpaf.filter(case=case).order_by("-version"),
+        can_record_ipaf=case.trainee_id == user.id or user.sees_everything or user.role == Role.SUPERVISOR,
         max_upload=format_bytes(request.app.state.settings.max_upload_bytes),
         error=error,
     )
+
+
+async def ipaf_page(request: Request) -> Response:
+    user = page_user(request)
+    form = await checked_form(request)
+    case = await access.readable_case(user, request.path_params["case_id"])
+    try:
+        await add_ipaf(user, case, dict(form))
+    except HTTPException as exc:
+        if exc.status_code in (403, 404):
+            raise
+        return await case_page(request, error=exc.detail, status_code=exc.status_code)
+    return RedirectResponse(f"/cases/{case.id}#ipaf", status_code=303)
 
 
 async def upload_page(request: Request) -> Response:
@@ -238,6 +254,7 @@ routes = [
     Route("/cases", post_case, methods=["POST"]),
     Route("/cases/{case_id:int}", case_page, methods=["GET"]),
     Route("/cases/{case_id:int}/sessions/{number:int}/recording", upload_page, methods=["POST"]),
+    Route("/cases/{case_id:int}/ipaf", ipaf_page, methods=["POST"]),
     Route("/recordings/{recording_id:int}", recording_page, methods=["GET"]),
     Route("/recordings/{recording_id:int}/retry", retry_page, methods=["POST"]),
     Route("/recordings/{recording_id:int}/assignments", assign_page, methods=["POST"]),

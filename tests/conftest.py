@@ -130,7 +130,7 @@ def media_files(tmp_path_factory) -> dict[str, Path]:
     for ext, codec in {"mp4": ["-c:v", "libx264", "-c:a", "aac"], "mov": ["-c:v", "libx264", "-c:a", "aac"],
                        "webm": ["-c:v", "libvpx", "-c:a", "libopus"]}.items():
         files[ext] = out / f"session.{ext}"
-        ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=5", "-i", str(source), "-shortest",
+        ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=5:duration=11", "-i", str(source),
                *codec, "-pix_fmt", "yuv420p", str(files[ext]))
     files["short"] = out / "short.wav"
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-ar", "16000", str(files["short"]))

@@ -62,6 +62,7 @@ PAGES = [
     ("GET", "/cases", None, expect(303, 200, 200, 200, 200, 200, 200)),
     ("POST", "/cases", "case", expect(401, 303, 403, 403, 403, 303, 303)),
     ("GET", "/cases/{case}", None, expect(303, 200, 404, 200, 404, 200, 200)),
+    ("POST", "/cases/{case}/ipaf", "form", expect(401, 400, 404, 400, 404, 400, 400)),
     ("POST", "/cases/{case}/sessions/{number}/recording", "file", expect(401, 303, 404, 403, 404, 403, 403)),
     ("GET", "/recordings/{recording}", None, expect(303, 200, 404, 200, 404, 200, 200)),
     ("POST", "/recordings/{recording}/retry", "form", expect(401, 409, 404, 403, 404, 409, 409)),

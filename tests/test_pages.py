@@ -51,8 +51,13 @@ async def test_a_trainee_opens_a_case_uploads_and_reads_the_transcript(people, s
     case_url = opened.headers["location"]
     case_page = await browser.get(case_url)
     assert "Case DIT-042" in case_page.text
-    assert [m for m in re.findall(r"<h2>([^<]+)</h2>", case_page.text)] == [
-        "Initial (1-4)", "Middle (5-12)", "Ending (13-16)"]
+    assert re.findall(r"<h2>([^<]+)</h2>", case_page.text) == [
+        "Interpersonal-affective focus (IPAF)", "Initial (1-4)", "Middle (5-12)", "Ending (13-16)"]
+    assert "Not recorded yet" in case_page.text
+    recorded = await browser.post(f"{case_url}/ipaf", data={"csrf_token": csrf, "self": "a burden",
+                                                             "other": "impatient, rejecting", "affect": "shame"})
+    assert recorded.status_code == 303
+    assert "<dt>Self</dt><dd>a burden</dd>" in (await browser.get(case_url)).text
     assert len(re.findall(r'id="session-\d+"', case_page.text)) == 16
 
     refused = await browser.post(f"{case_url}/sessions/3/recording", data={"csrf_token": csrf},

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jiwer
 import pytest
 
 from server.models import JobStatus, Recording, Transcript, TranscriptionJob
 from server.uploads import MAX_FIELD_BYTES
 from tests.conftest import ffmpeg, open_case, run_queued_jobs, sha256_of, stored_files, upload
-from tests.media import JFK_TEXT
+from tests.media import JFK_TEXT, wer
 from transcription.media import probe
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    normalise = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
-                               jiwer.Strip(), jiwer.ReduceToListOfListOfWords()])
-    return jiwer.wer(reference, hypothesis, reference_transform=normalise, hypothesis_transform=normalise)
 
 
 @pytest.mark.slow

@@ -1,0 +1,160 @@
+"""Both engines on real speech: accuracy against known text, timing, silence, progress and threads.
+
+Word error rate bounds were measured with tiny.en and given a margin: JFK 0.00 with both engines,
+the LibriVox reading 0.11 (its transcript writes "mister" and "ill disposed" where Whisper writes
+"Mr." and "ill-disposed"), the synthetic dialogue 0.07.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.media import JFK_TEXT, wer
+from tests.transcription.conftest import ffmpeg
+from transcription import transcribe_file
+from transcription.engines import load_engine
+from transcription.media import MediaError
+from transcription.transcript import Transcript
+
+pytestmark = pytest.mark.slow
+
+
+def text_of(transcript: Transcript) -> str:
+    return " ".join(segment.text for segment in transcript.segments)
+
+
+def assert_well_timed(transcript: Transcript) -> None:
+    previous_end = 0.0
+    for segment in transcript.segments:
+        assert previous_end - 0.05 <= segment.start < segment.end <= transcript.duration + 0.05
+        assert segment.words, segment.text
+        for word in segment.words:
+            assert segment.start - 0.05 <= word.start <= word.end <= segment.end + 0.05
+            assert 0 <= word.probability <= 1
+        # Words are trimmed, so "ill-disposed" may come as "ill" and "-disposed".
+        assert "".join(word.word for word in segment.words) == segment.text.replace(" ", "")
+        previous_end = segment.end
+
+
+@pytest.fixture(scope="session")
+def pauses(jfk, book_reading, tmp_path_factory) -> tuple[Path, str]:
+    """3 s of silence, JFK, 6 s of silence, the book reading: pauses long enough for the VAD to cut,
+    and more speech than one 30-second window holds.
+
+    Both passages begin with "And". (Not JFK twice: see tests.media.varied_speech.)
+    """
+    reading, reading_text = book_reading
+    out = tmp_path_factory.mktemp("pauses") / "pauses.wav"
+    ffmpeg("-i", str(jfk), "-i", str(reading), "-filter_complex",
+           "[0:a]adelay=3000[a];[1:a]adelay=6000[b];[a][b]concat=n=2:v=0:a=1", str(out))
+    return out, f"{JFK_TEXT} {reading_text}"
+
+
+def test_faster_whisper_on_jfk(faster_whisper, jfk):
+    progress = []
+    transcript = faster_whisper.transcribe(jfk, progress.append)
+    assert (transcript.engine, transcript.model, transcript.language) == ("faster-whisper", "tiny.en", "en")
+    assert transcript.duration == pytest.approx(11.0, abs=0.01)
+    assert wer(JFK_TEXT, text_of(transcript)) < 0.15
+    assert_well_timed(transcript)
+    assert progress == sorted(progress) and progress[-1] == 1.0 and 0 < progress[0] < 1
+
+
+def test_faster_whisper_on_a_book_reading(faster_whisper, book_reading):
+    path, reference = book_reading
+    transcript = faster_whisper.transcribe(path)
+    assert wer(reference, text_of(transcript)) < 0.2
+    assert_well_timed(transcript)
+
+
+def test_faster_whisper_on_a_dialogue_of_three_voices(faster_whisper, dialogue):
+    path, reference = dialogue
+    transcript = faster_whisper.transcribe(path)
+    assert wer(reference, text_of(transcript)) < 0.15
+    assert_well_timed(transcript)
+
+
+@pytest.mark.parametrize("engine", ["faster_whisper", "openai_whisper"])
+def test_silence_gives_no_text(request, engine, silence):
+    progress = []
+    transcript = request.getfixturevalue(engine).transcribe(silence, progress.append)
+    assert transcript.segments == []
+    assert transcript.duration == pytest.approx(10.0, abs=0.01)
+    assert progress == [1.0]
+
+
+@pytest.mark.parametrize("engine", ["faster_whisper", "openai_whisper"])
+def test_speech_after_long_pauses_keeps_its_place_in_time(request, engine, pauses):
+    path, reference = pauses
+    transcript = request.getfixturevalue(engine).transcribe(path)
+    words = [word for segment in transcript.segments for word in segment.words]
+    # Had the times not been mapped back from the speech-only audio, the second would be 6 s early.
+    starts = [word.start for word in words if word.word == "And"]
+    assert starts == [pytest.approx(3.0, abs=1.0), pytest.approx(3 + 11 + 6, abs=1.0)]
+    assert wer(reference, text_of(transcript)) < 0.2
+    assert_well_timed(transcript)
+
+
+@pytest.fixture(scope="module")
+def openai_on_jfk(openai_whisper, jfk) -> tuple[Transcript, list[float]]:
+    progress = []
+    return openai_whisper.transcribe(jfk, progress.append), progress
+
+
+def test_openai_whisper_on_jfk_agrees_with_faster_whisper(openai_on_jfk, faster_whisper, jfk):
+    transcript, progress = openai_on_jfk
+    assert (transcript.engine, transcript.language) == ("openai-whisper", "en")
+    assert transcript.model.endswith("tiny.en.pt")
+    assert wer(JFK_TEXT, text_of(transcript)) < 0.15
+    assert_well_timed(transcript)
+    assert progress[-1] == 1.0
+    # Word times come from cross-attention alignment in both: with the same alignment heads, they agree.
+    theirs = [word for segment in faster_whisper.transcribe(jfk).segments for word in segment.words]
+    ours = [word for segment in transcript.segments for word in segment.words]
+    assert [w.word for w in ours] == [w.word for w in theirs]
+    assert all(abs(a.start - b.start) <= 0.2 and abs(a.end - b.end) <= 0.2 for a, b in zip(ours, theirs, strict=True))
+
+
+def test_openai_whisper_decodes_one_recording_at_a_time_across_threads(openai_whisper, openai_on_jfk, jfk):
+    expected = openai_on_jfk[0].to_dict()
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(openai_whisper.transcribe(jfk).to_dict()))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [expected, expected]
+
+
+def test_openai_whisper_finds_tiny_en_among_the_converted_models(openai_checkpoint, tmp_path):
+    with pytest.raises(RuntimeError, match="dit models convert"):
+        load_engine("openai-whisper", "tiny.en", device="cpu", models_dir=tmp_path)
+    shutil.copy(openai_checkpoint, tmp_path / "tiny.en.pt")
+    engine = load_engine("openai-whisper", "tiny.en", device="cpu", models_dir=tmp_path)
+    assert (engine.name, engine.model_name) == ("openai-whisper", "tiny.en")
+
+
+def test_an_unknown_engine_is_refused():
+    with pytest.raises(ValueError, match="faster-whisper, openai-whisper"):
+        load_engine("whisper.cpp")
+
+
+def test_transcribe_file_takes_a_video_and_times_it_by_the_probe(jfk, tmp_path):
+    video = tmp_path / "session.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=5:duration=11", "-i", str(jfk),
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(video))
+    transcript = transcribe_file(video)
+    assert (transcript.engine, transcript.model) == ("faster-whisper", "tiny.en")
+    assert transcript.duration == pytest.approx(11.0, abs=0.05)
+    assert wer(JFK_TEXT, text_of(transcript)) < 0.15
+    assert list(tmp_path.iterdir()) == [video]
+
+    notes = tmp_path / "notes.mp3"
+    notes.write_text("not a recording")
+    with pytest.raises(MediaError, match="not a recognisable audio or video recording"):
+        transcribe_file(notes)

@@ -1,0 +1,81 @@
+"""The transcript of one recording: timed segments of text, each with its timed words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float | None = None
+
+
+@dataclass
+class Segment:
+    start: float
+    end: float
+    text: str
+    words: list[Word] = field(default_factory=list)
+    speaker: str | None = None
+
+
+@dataclass
+class Transcript:
+    language: str
+    engine: str
+    model: str
+    duration: float
+    segments: list[Segment]
+
+    def to_dict(self) -> dict:
+        """The stored and served form; times to the millisecond, which is finer than Whisper resolves."""
+        return {
+            "language": self.language,
+            "engine": self.engine,
+            "model": self.model,
+            "duration": round(self.duration, 3),
+            "segments": [
+                {
+                    "start": round(segment.start, 3),
+                    "end": round(segment.end, 3),
+                    "speaker": segment.speaker,
+                    "text": segment.text,
+                    "words": [
+                        {
+                            "start": round(word.start, 3),
+                            "end": round(word.end, 3),
+                            "word": word.word,
+                            "probability": None if word.probability is None else round(word.probability, 3),
+                        }
+                        for word in segment.words
+                    ],
+                }
+                for segment in self.segments
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Transcript:
+        return cls(
+            language=data["language"],
+            engine=data["engine"],
+            model=data["model"],
+            duration=data["duration"],
+            segments=[
+                Segment(
+                    start=segment["start"],
+                    end=segment["end"],
+                    text=segment["text"],
+                    speaker=segment.get("speaker"),
+                    words=[
+                        Word(start=word["start"], end=word["end"], word=word["word"],
+                             probability=word.get("probability"))
+                        for word in segment.get("words", [])
+                    ],
+                )
+                for segment in data["segments"]
+            ],
+        )
