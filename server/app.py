@@ -20,7 +20,7 @@ from starlette.templating import Jinja2Templates
 
 import web
 from rating.scale import load_scale
-from server import api, pages, progress, rating_pages, ratings, suggestions
+from server import api, audit, pages, progress, rating_pages, ratings, suggestions
 from server.auth import TokenOrSessionBackend, on_auth_error
 from server.config import Settings
 from server.db import close_database, create_demo_accounts, format_demo_logins, open_database
@@ -78,6 +78,11 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the on-model classifier could not be loaded", exc_info=task.exception())
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = (settings or Settings.from_env()).prepare()
     templates = Jinja2Templates(directory=str(web.TEMPLATES))
@@ -90,6 +95,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             logins = await create_demo_accounts(settings)
             if logins:
                 print(format_demo_logins(logins, f"http://{settings.host}:{settings.port}/"), flush=True)
+        if settings.warm_classifier:
+            # Loading (on a new installation, training) the classifier takes seconds of CPU: done now,
+            # in the background, rather than on the first supervisor who opens a rating page.
+            warm_up = asyncio.create_task(app.state.suggestion_model.get())
+            warm_up.add_done_callback(_log_failure)
         stop = asyncio.Event()
         worker_task = None
         if settings.in_process_worker:
@@ -105,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await close_database()
 
     app = Starlette(
-        routes=[*pages.routes, *rating_pages.routes, *api.routes, *ratings.routes, *progress.routes, *suggestions.routes, Mount("/static", StaticFiles(directory=str(web.STATIC)), name="static")],
+        routes=[*pages.routes, *rating_pages.routes, *api.routes, *ratings.routes, *progress.routes, *suggestions.routes, *audit.routes, Mount("/static", StaticFiles(directory=str(web.STATIC)), name="static")],
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(

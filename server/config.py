@@ -54,6 +54,7 @@ class Settings:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     in_process_worker: bool = True
     demo_accounts: bool = True
+    warm_classifier: bool = True
     job_stale_seconds: int = 30
     worker_poll_seconds: float = 1.0
     secure_cookies: bool = False

@@ -8,7 +8,7 @@ from datetime import date
 from tortoise import Tortoise
 
 from server.config import Settings
-from server.models import Case, Role, User
+from server.models import Case, CaseIpaf, Role, User
 from server.security import hash_password
 
 MODELS = {"models": ["server.models"]}
@@ -54,7 +54,13 @@ async def create_demo_accounts(settings: Settings) -> list[tuple[str, str, Role]
         logins.append((username, password, role))
     trainee = await User.get(username="trainee")
     await trainee.supervisors.add(await User.get(username="supervisor"))
-    await Case.create(code="DEMO-001", trainee=trainee)
+    case = await Case.create(code="DEMO-001", trainee=trainee)
+    await CaseIpaf.create(
+        case=case, version=1, from_session=1, created_by=trainee,
+        self_representation="an unimportant afterthought", other_representation="dismissive, exploitative",
+        affect="hopelessness, resentment",
+        summary="Expects to be used and then forgotten, and swallows the resentment for fear of being dropped.",
+    )
     logins_file = settings.data_dir / "demo-logins.txt"
     logins_file.touch(mode=0o600)
     logins_file.write_text("".join(f"{role.value:12} {username:12} {password}\n" for username, password, role in logins))

@@ -37,7 +37,8 @@ PEOPLE = {
 def settings(request, tmp_path: Path) -> Settings:
     """Per-test settings; `@pytest.mark.settings(name=value)` changes them for one test."""
     marker = request.node.get_closest_marker("settings")
-    changes = {"in_process_worker": False, "demo_accounts": False, **(marker.kwargs if marker else {})}
+    changes = {"in_process_worker": False, "demo_accounts": False, "warm_classifier": False,
+               **(marker.kwargs if marker else {})}
     return replace(Settings.from_env({"DIT_DATA_DIR": str(tmp_path / "data")}), **changes)
 
 

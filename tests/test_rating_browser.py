@@ -74,6 +74,16 @@ def test_a_supervisor_rates_a_session_in_chromium(service):  # noqa: F811
         expect(segments.first).to_be_visible(timeout=120_000)
         assert segments.count() >= 2
 
+        # The classifier's suggestion, judged against the demo case's IPAF; a rater can disagree with it.
+        suggestion = page.locator("#suggestion")
+        expect(suggestion.locator(".verdict-badge")).to_have_text(re.compile(r"^(on-model|drifting|off-model)$"),
+                                                                  timeout=30_000)
+        expect(suggestion).to_contain_text("an unimportant afterthought")
+        judges = suggestion.locator("button.judge")
+        if judges.count():
+            judges.nth(1).click()
+            expect(suggestion.locator(".judged").first).to_have_text("disagreed")
+
         items = page.eval_on_selector_all("#rating-form .rate-item[data-item]", "els => els.map(e => e.dataset.item)")
         assert "ipaf-focus" in items and "analytic-stance" in items
         assert "goodbye-letter" not in items and "interpersonal-inventory" not in items
