@@ -84,4 +84,10 @@ def test_transcript_page_seeks_and_highlights_in_chromium(service):
         )
         expect(second).to_have_class(re.compile(r"\bplaying\b"))
         page.screenshot(path=str(ARTIFACTS / "transcript-page.png"), full_page=True)
+
+        # A link to a moment (as evidence links are) opens the page there.
+        recording_url = page.url.split("#")[0]
+        page.goto("about:blank")
+        page.goto(recording_url + "#t=3.5")
+        page.wait_for_function("Math.abs(document.getElementById('player').currentTime - 3.5) < 0.2", timeout=10_000)
         browser.close()

@@ -44,6 +44,13 @@
     });
   }
 
+  // Evidence links elsewhere point here as #t=SECONDS.
+  const moment = /^#t=(\d+(?:\.\d+)?)$/.exec(window.location.hash);
+  if (player && moment) {
+    const seekTo = () => { player.currentTime = parseFloat(moment[1]); };
+    if (player.readyState >= 1) seekTo(); else player.addEventListener("loadedmetadata", seekTo, { once: true });
+  }
+
   const status = document.getElementById("job-status");
   if (status && (status.textContent.startsWith("queued") || status.textContent.startsWith("running"))) {
     const poll = async () => {
