@@ -666,7 +666,8 @@ def _figures(rows: pd.DataFrame, scores: pd.DataFrame, level: str) -> dict:
             "ci95": [_json_number(row.ci95_low), _json_number(row.ci95_high)],
             "n_recordings": int(row.n_recordings),
             "n_raters": int(row.n_raters),
-            "reading": row.reading,
+            # pandas turns a missing reading into NaN, which JSON cannot carry.
+            "reading": row.reading if isinstance(row.reading, str) else None,
         }
         if row.statistic in ICC_FORMS:
             figure |= {

@@ -7,6 +7,7 @@ The trainee sees the official result (the consensus, or the only rating) once a 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from datetime import date, datetime, timezone
 
@@ -200,7 +201,7 @@ async def post_assignment(request: Request) -> JSONResponse:
         application/json:
           schema: {type: object, required: [supervisor], properties: {supervisor: {type: string}}}
     responses:
-      201: {description: The assignment.}
+      201: {description: "The assignment: {recording, supervisor, second_rater}; second_rater names the supervisor added for blind double rating, or is null."}
       400: {description: Not a supervisor, not accredited, or the recording's own trainee.}
       409: {description: Already assigned to that supervisor.}
     """
@@ -208,11 +209,14 @@ async def post_assignment(request: Request) -> JSONResponse:
     recording = await access.readable_recording(user, request.path_params["recording_id"])
     require_lead(user)
     body = await json_body(request)
-    supervisor = await assign(user, recording, str(body.get("supervisor", "")), request.app.state.settings)
-    return JSONResponse({"recording": recording.id, "supervisor": supervisor.username}, status_code=201)
+    supervisor, second = await assign(user, recording, str(body.get("supervisor", "")), request.app.state.settings)
+    return JSONResponse({"recording": recording.id, "supervisor": supervisor.username,
+                         "second_rater": second.username if second else None}, status_code=201)
 
 
-async def assign(user: User, recording: Recording, username: str, settings: Settings) -> User:
+async def assign(user: User, recording: Recording, username: str, settings: Settings) -> tuple[User, User | None]:
+    """Assign the recording to `username`; returns that supervisor and the second rater added for blind
+    double rating (`add_second_rater`), or None. The API and the recording page's form both come here."""
     supervisor = await User.get_or_none(username=username, is_active=True)
     if supervisor is None or supervisor.role != Role.SUPERVISOR:
         raise HTTPException(400, f"'{username}' is not a supervisor.")
@@ -223,7 +227,41 @@ async def assign(user: User, recording: Recording, username: str, settings: Sett
     if await Assignment.exists(recording=recording, supervisor=supervisor):
         raise HTTPException(409, f"The recording is already assigned to {supervisor.name}.")
     await Assignment.create(recording=recording, supervisor=supervisor, assigned_by=user)
-    return supervisor
+    return supervisor, await add_second_rater(user, recording, supervisor, settings)
+
+
+def chosen_for_double_rating(recording_id: int, share: float) -> bool:
+    """Whether an ordinary tape gets a second, blind rater: the first byte of the SHA-256 of its id is
+    below `share` x 256. Reproducible and auditable (anyone can recompute it), and about `share` of
+    all tapes: 0 picks none, 1 picks every one."""
+    return hashlib.sha256(str(recording_id).encode()).digest()[0] < share * 256
+
+
+async def add_second_rater(user: User, recording: Recording, first: User, settings: Settings) -> User | None:
+    """On an ordinary tape's first assignment, when the tape is chosen for double rating, assign a second
+    accredited supervisor: not the first rater nor the trainee, the one with the fewest open assignments
+    (not yet submitted), ties broken by username. Returns them, or None."""
+    if recording.is_calibration or not chosen_for_double_rating(recording.id, settings.double_rating_share):
+        return None
+    if await Assignment.filter(recording=recording).count() != 1:
+        return None
+    candidates = [
+        s for s in await User.filter(role=Role.SUPERVISOR, is_active=True)
+        if accreditation_is_current(s, settings) and s.id not in (first.id, recording.session.case.trainee_id)
+    ]
+    if not candidates:
+        return None
+    ids = [s.id for s in candidates]
+    submitted = set(await Rating.filter(rater_id__in=ids, kind=RatingKind.INDIVIDUAL, status=RatingStatus.SUBMITTED)
+                    .values_list("recording_id", "rater_id"))
+    open_counts = dict.fromkeys(ids, 0)
+    for recording_id, supervisor_id in await Assignment.filter(supervisor_id__in=ids).values_list(
+            "recording_id", "supervisor_id"):
+        if (recording_id, supervisor_id) not in submitted:
+            open_counts[supervisor_id] += 1
+    second = min(candidates, key=lambda s: (open_counts[s.id], s.username))
+    await Assignment.create(recording=recording, supervisor=second, assigned_by=user)
+    return second
 
 
 async def get_queue(request: Request) -> JSONResponse:

@@ -45,6 +45,11 @@ API = [
     ("POST", "/api/recordings/{recording}/release", None, expect(401, 403, 404, 403, 404, 409, 409)),
     ("POST", "/api/ratings/{rating}/reopen", "json", expect(401, 403, 403, 403, 403, 400, 400)),
     ("GET", "/api/ratings/export", None, expect(401, 403, 403, 403, 403, 200, 200)),
+    # The agreement audit is for course leads and admins only.
+    ("GET", "/api/agreement", None, expect(401, 403, 403, 403, 403, 200, 200)),
+    ("GET", "/api/agreement/tables/{table}.csv", None, expect(401, 403, 403, 403, 403, 200, 200)),
+    # An empty body marks the tape for calibration and assigns every current supervisor not yet assigned.
+    ("POST", "/api/recordings/{recording}/calibration", "json", expect(401, 403, 404, 403, 404, 200, 200)),
     ("GET", "/api/trainees/{trainee}/progress", None, READ),
     ("GET", "/api/cases/{case}/ipaf", None, READ),
     ("POST", "/api/cases/{case}/ipaf", "json", expect(401, 400, 404, 400, 404, 400, 400)),
@@ -73,6 +78,9 @@ PAGES = [
     ("GET", "/recordings/{recording}/rate", None, expect(303, 403, 404, 200, 404, 403, 403)),
     ("GET", "/recordings/{recording}/ratings", None, expect(303, 200, 404, 200, 404, 200, 200)),
     ("GET", "/recordings/{recording}/adjudicate", None, expect(303, 403, 404, 403, 404, 409, 409)),
+    ("GET", "/audit", None, expect(303, 403, 403, 403, 403, 200, 200)),
+    ("GET", "/recordings/{recording}/calibration", None, expect(303, 403, 404, 403, 404, 200, 200)),
+    ("POST", "/recordings/{recording}/calibration", "form", expect(401, 403, 404, 403, 404, 303, 303)),
     ("GET", "/trainees/{trainee}/progress", None, expect(303, 200, 404, 200, 404, 200, 200)),
     ("POST", "/trainees/{trainee}/supervision", "form", expect(401, 400, 404, 400, 404, 400, 400)),
     ("POST", "/trainees/{trainee}/training-record", "form", expect(401, 403, 404, 403, 404, 303, 303)),
@@ -119,7 +127,7 @@ async def test_every_role_gets_the_right_answer_from_every_route(people, setting
     assert assigned.status_code == 201
     draft = await people["supervisor"].request("PUT", f"/api/recordings/{recording_id}/ratings/mine", json={})
     values = {"case": case_id, "recording": recording_id, "number": 2, "rating": draft.json()["id"],
-              "trainee": owner.user.id}
+              "trainee": owner.user.id, "table": "ratings"}
     codes = iter(range(200, 400))
 
     async def call(client_request, method, template, body, headers=None, csrf=None):

@@ -71,6 +71,14 @@ def test_agreement_reads_long_format_ratings_and_prints_json(tmp_path):
     assert (report["n_recordings"], report["n_raters"]) == (6, 4)
     assert "overall" in report["items"]
 
+    # An item every rater scored the same on every recording has no ICC: null, not a crash.
+    uniform = tmp_path / "uniform.csv"
+    uniform.write_text("recording,item,rater,score\n" + "".join(
+        f"r{r},same,j{j},3\n" for r in range(4) for j in range(3)))
+    flat = dit("agreement", str(uniform), "--bootstrap", "50", data_dir=tmp_path)
+    assert flat.returncode == 0, flat.stderr
+    assert json.loads(flat.stdout)["ICC2"]["reading"] is None
+
     broken = tmp_path / "broken.csv"
     broken.write_text("recording,rater,score\n1,a,3\n")
     refused = dit("agreement", str(broken), data_dir=tmp_path)
