@@ -41,11 +41,12 @@ async def readable_case(user: User, case_id: int) -> Case:
 
 
 async def readable_recording(user: User, recording_id: int) -> Recording:
-    """A recording of a trainee this user may read, or one they are assigned to rate
-    (a second rater may come from outside the trainee's own supervision)."""
+    """A recording of a trainee this user may read, or one they are assigned to rate or adjudicate
+    (a second rater or an adjudicator may come from outside the trainee's own supervision)."""
     recording = await Recording.get_or_none(id=recording_id).select_related("session__case__trainee")
     if recording is None or not (
         await can_read_trainee(user, recording.session.case.trainee_id)
+        or recording.adjudicator_id == user.id
         or await Assignment.exists(recording=recording, supervisor_id=user.id)
     ):
         raise HTTPException(404, "No such recording.")

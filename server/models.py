@@ -121,6 +121,10 @@ class Recording(Model):
     # course's agreed answer that each rater's scores are compared with.
     is_calibration = fields.BooleanField(default=False)
     reference_scores = fields.JSONField(null=True)
+    # A senior supervisor a course lead names to settle this tape's double rating, as leads can.
+    adjudicator: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="adjudications", null=True
+    )
 
 
 class TranscriptionJob(Model):

@@ -14,7 +14,7 @@ from server import access
 from server.api import create_case, retry, transcript_for
 from server.models import Assignment, CaseIpaf, Recording, Role, SupervisionLog, User
 from server.progress import log_supervision, readable_trainee, save_training_record, trainee_progress
-from server.ratings import accreditation_is_current, assign, require_lead
+from server.ratings import accreditation_is_current, assign, name_adjudicator, require_lead
 from server.recordings import accept_recording, latest_job
 from server.suggestions import add_ipaf
 from server.security import csrf_matches, csrf_token, verify_password
@@ -172,6 +172,7 @@ async def recording_page(request: Request, error: str | None = None, status_code
         is_owner=recording.session.case.trainee_id == user.id,
         can_retry=recording.session.case.trainee_id == user.id or user.sees_everything,
         assignments=assignments,
+        adjudicator=await User.get_or_none(id=recording.adjudicator_id) if recording.adjudicator_id else None,
         is_rater=any(a.supervisor_id == user.id for a in assignments),
         assignable=supervisors,
     )
@@ -184,6 +185,18 @@ async def assign_page(request: Request) -> Response:
     require_lead(user)
     try:
         await assign(user, recording, str(form.get("supervisor", "")), request.app.state.settings)
+    except HTTPException as exc:
+        return await recording_page(request, error=exc.detail, status_code=exc.status_code)
+    return RedirectResponse(f"/recordings/{recording.id}", status_code=303)
+
+
+async def adjudicator_page(request: Request) -> Response:
+    user = page_user(request)
+    form = await checked_form(request)
+    recording = await access.readable_recording(user, request.path_params["recording_id"])
+    require_lead(user)
+    try:
+        await name_adjudicator(recording, str(form.get("supervisor", "")), request.app.state.settings)
     except HTTPException as exc:
         return await recording_page(request, error=exc.detail, status_code=exc.status_code)
     return RedirectResponse(f"/recordings/{recording.id}", status_code=303)
@@ -259,6 +272,7 @@ routes = [
     Route("/recordings/{recording_id:int}/retry", retry_page, methods=["POST"]),
     Route("/recordings/{recording_id:int}/assignments", assign_page, methods=["POST"]),
     Route("/recordings/{recording_id:int}/submit-for-assessment", assessment_page, methods=["POST"]),
+    Route("/recordings/{recording_id:int}/adjudicator", adjudicator_page, methods=["POST"]),
     Route("/trainees/{trainee_id:int}/progress", progress_page, methods=["GET"]),
     Route("/trainees/{trainee_id:int}/supervision", supervision_form, methods=["POST"]),
     Route("/trainees/{trainee_id:int}/training-record", training_record_form, methods=["POST"]),

@@ -23,7 +23,8 @@ from server.ratings import (
     queue_for,
     rateable_recording,
     rating_json,
-    require_lead,
+    may_adjudicate,
+    require_adjudicator,
     visible_ratings,
 )
 from server.recordings import latest_job
@@ -135,7 +136,7 @@ async def ratings_page(request: Request) -> Response:
         is_rater=is_rater,
         is_lead=user.sees_everything,
         is_owner=recording.session.case.trainee_id == user.id,
-        can_adjudicate=user.sees_everything and data["all_submitted"] and len(submitted_individual) >= 2,
+        can_adjudicate=may_adjudicate(user, recording) and data["all_submitted"] and len(submitted_individual) >= 2,
         can_release=user.sees_everything and official is not None and not data["released"],
         has_player=can_read,
         # Evidence opens where this viewer can listen: the transcript page, or the rating page for a rater.
@@ -149,7 +150,7 @@ async def adjudicate_page(request: Request) -> Response:
     """The raters' scores side by side and the consensus form (course leads and admins)."""
     user = page_user(request)
     recording = await access.readable_recording(user, request.path_params["recording_id"])
-    require_lead(user)
+    require_adjudicator(user, recording)
     scale = request.app.state.scale
     data = await visible_ratings(user, recording, scale, request.app.state.settings)
     individual = [r for r in data["ratings"] if r["kind"] == "individual" and r["status"] == "submitted"]

@@ -57,6 +57,15 @@ def require_lead(user: User) -> None:
         raise HTTPException(403, "Only a course lead or an admin can do this.")
 
 
+def may_adjudicate(user: User, recording: Recording) -> bool:
+    return user.sees_everything or recording.adjudicator_id == user.id
+
+
+def require_adjudicator(user: User, recording: Recording) -> None:
+    if not may_adjudicate(user, recording):
+        raise HTTPException(403, "Only a course lead, an admin or the senior supervisor named for this tape adjudicates.")
+
+
 async def assigned_ids(recording: Recording) -> set[int]:
     return set(await Assignment.filter(recording=recording).values_list("supervisor_id", flat=True))
 
@@ -226,6 +235,8 @@ async def assign(user: User, recording: Recording, username: str, settings: Sett
         raise HTTPException(400, "Nobody rates their own recording.")
     if await Assignment.exists(recording=recording, supervisor=supervisor):
         raise HTTPException(409, f"The recording is already assigned to {supervisor.name}.")
+    if supervisor.id == recording.adjudicator_id:
+        raise HTTPException(400, f"{supervisor.name} adjudicates this tape, so cannot also rate it.")
     await Assignment.create(recording=recording, supervisor=supervisor, assigned_by=user)
     return supervisor, await add_second_rater(user, recording, supervisor, settings)
 
@@ -416,6 +427,9 @@ async def visible_ratings(user: User, recording: Recording, scale: Scale, settin
 
     if user.sees_everything:
         shown = individual + ([consensus] if consensus else [])
+    elif recording.adjudicator_id == user.id:
+        submitted = [r for r in individual if r.status == RatingStatus.SUBMITTED]
+        shown = (submitted + ([consensus] if consensus else [])) if everyone_in else []
     elif user.id in raters:
         shown = individual if everyone_in else [r for r in individual if r.rater_id == user.id]
         shown = [r for r in shown if r.status == RatingStatus.SUBMITTED or r.rater_id == user.id]
@@ -509,7 +523,7 @@ async def consensus_draft(request: Request) -> JSONResponse:
     """
     user = api_user(request)
     recording = await access.readable_recording(user, request.path_params["recording_id"])
-    require_lead(user)
+    require_adjudicator(user, recording)
     scale = request.app.state.scale
     individual = [r for r in await individual_ratings(recording) if r.status == RatingStatus.SUBMITTED]
     if not await all_submitted(recording) or len(individual) < 2:
@@ -542,7 +556,7 @@ async def consensus_submit(request: Request) -> JSONResponse:
     """
     user = api_user(request)
     recording = await access.readable_recording(user, request.path_params["recording_id"])
-    require_lead(user)
+    require_adjudicator(user, recording)
     rating = await Rating.get_or_none(recording=recording, kind=RatingKind.CONSENSUS).select_related("rater")
     if rating is None:
         raise HTTPException(409, "Start the consensus rating first (GET or PUT it).")
@@ -612,6 +626,35 @@ async def export(request: Request) -> Response:
                     headers={"Content-Disposition": 'attachment; filename="dit-ratings.csv"'})
 
 
+async def post_adjudicator(request: Request) -> JSONResponse:
+    """
+    summary: Name a senior supervisor to adjudicate this tape's double rating (course leads and admins).
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, required: [supervisor], properties: {supervisor: {type: string}}}
+    responses:
+      200: {description: Named.}
+      400: {description: Not an accredited supervisor, or one of the tape's raters.}
+    """
+    user = api_user(request)
+    recording = await access.readable_recording(user, request.path_params["recording_id"])
+    require_lead(user)
+    body = await json_body(request)
+    adjudicator = await name_adjudicator(recording, str(body.get("supervisor", "")), request.app.state.settings)
+    return JSONResponse({"recording": recording.id, "adjudicator": adjudicator.username})
+
+
+async def name_adjudicator(recording: Recording, username: str, settings: Settings) -> User:
+    supervisor = await User.get_or_none(username=username, role=Role.SUPERVISOR, is_active=True)
+    if supervisor is None or not accreditation_is_current(supervisor, settings):
+        raise HTTPException(400, f"'{username}' is not a supervisor whose DIT accreditation is current.")
+    if await Assignment.exists(recording=recording, supervisor=supervisor):
+        raise HTTPException(400, f"{supervisor.name} rates this tape, so cannot also adjudicate it.")
+    await Recording.filter(id=recording.id).update(adjudicator=supervisor)
+    return supervisor
+
+
 routes = [
     Route("/api/scale", get_scale, methods=["GET"]),
     Route("/api/queue", get_queue, methods=["GET"]),
@@ -624,6 +667,7 @@ routes = [
     Route("/api/recordings/{recording_id:int}/ratings/consensus", consensus_draft, methods=["GET", "PUT"]),
     Route("/api/recordings/{recording_id:int}/ratings/consensus/submit", consensus_submit, methods=["POST"]),
     Route("/api/recordings/{recording_id:int}/release", release, methods=["POST"]),
+    Route("/api/recordings/{recording_id:int}/adjudicator", post_adjudicator, methods=["POST"]),
     Route("/api/ratings/{rating_id:int}/reopen", reopen, methods=["POST"]),
     Route("/api/ratings/export", export, methods=["GET"]),
 ]

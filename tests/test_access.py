@@ -42,6 +42,7 @@ API = [
     ("GET", "/api/recordings/{recording}/ratings/consensus", None, expect(401, 403, 404, 403, 404, 409, 409)),
     ("PUT", "/api/recordings/{recording}/ratings/consensus", "json", expect(401, 403, 404, 403, 404, 409, 409)),
     ("POST", "/api/recordings/{recording}/ratings/consensus/submit", None, expect(401, 403, 404, 403, 404, 409, 409)),
+    ("POST", "/api/recordings/{recording}/adjudicator", "assign", expect(401, 403, 404, 403, 404, 400, 400)),
     ("POST", "/api/recordings/{recording}/release", None, expect(401, 403, 404, 403, 404, 409, 409)),
     ("POST", "/api/ratings/{rating}/reopen", "json", expect(401, 403, 403, 403, 403, 400, 400)),
     ("GET", "/api/ratings/export", None, expect(401, 403, 403, 403, 403, 200, 200)),
@@ -72,6 +73,7 @@ PAGES = [
     ("GET", "/recordings/{recording}", None, expect(303, 200, 404, 200, 404, 200, 200)),
     ("POST", "/recordings/{recording}/retry", "form", expect(401, 409, 404, 403, 404, 409, 409)),
     ("POST", "/recordings/{recording}/assignments", "form", expect(401, 403, 404, 403, 404, 400, 400)),
+    ("POST", "/recordings/{recording}/adjudicator", "form", expect(401, 403, 404, 403, 404, 400, 400)),
     ("POST", "/recordings/{recording}/submit-for-assessment", "form", expect(401, 303, 404, 403, 404, 403, 403)),
     ("GET", "/queue", None, expect(303, 200, 200, 200, 200, 200, 200)),
     # The rating pages answer as the API they are built on: /ratings/mine, /ratings, /ratings/consensus.

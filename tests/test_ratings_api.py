@@ -190,3 +190,45 @@ async def test_the_scale_is_served(people):
     assert [item["id"] for item in middle["items"]] == MIDDLE
     assert (await people["supervisor"].get("/api/scale?phase=late")).status_code == 400
     assert (await people["anonymous"].get("/api/scale")).status_code == 401
+
+
+@pytest.mark.slow
+async def test_a_named_senior_supervisor_adjudicates_blind(people, rated_recording, password_hash):
+    from server.models import ApiToken
+    from server.security import new_api_token
+    from tests.conftest import Client
+
+    rid = rated_recording
+    lead, sue, sid = people["lead"], people["supervisor"], people["other_supervisor"]
+    senior = await User.create(username="senior", name="Senior Supervisor", role=Role.SUPERVISOR,
+                               password_hash=password_hash, accredited=True, accredited_on=date.today())
+    token, token_hash = new_api_token()
+    await ApiToken.create(user=senior, token_hash=token_hash)
+    senior_client = Client(lead.http, senior, token)
+
+    for supervisor in ("supervisor", "other_supervisor"):
+        await lead.post(f"/api/recordings/{rid}/assignments", json={"supervisor": supervisor})
+    rater = await lead.post(f"/api/recordings/{rid}/adjudicator", json={"supervisor": "supervisor"})
+    assert rater.status_code == 400 and "rates this tape" in rater.json()["error"]
+    assert (await sue.post(f"/api/recordings/{rid}/adjudicator", json={"supervisor": "senior"})).status_code == 403
+    assert (await senior_client.get(f"/api/recordings/{rid}/ratings/consensus")).status_code == 404  # not yet named
+    named = await lead.post(f"/api/recordings/{rid}/adjudicator", json={"supervisor": "senior"})
+    assert named.status_code == 200
+    again = await lead.post(f"/api/recordings/{rid}/assignments", json={"supervisor": "senior"})
+    assert again.status_code == 400 and "adjudicates" in again.json()["error"]
+
+    assert (await senior_client.get(f"/api/recordings/{rid}/ratings")).json()["ratings"] == []  # blind until all in
+    assert (await senior_client.get(f"/api/recordings/{rid}/ratings/consensus")).status_code == 409
+    for client, value in ((sue, 4), (sid, 3)):
+        await client.request("PUT", f"/api/recordings/{rid}/ratings/mine", json={"scores": all_scores(value)})
+        assert (await client.post(f"/api/recordings/{rid}/ratings/mine/submit")).status_code == 200
+
+    seen = (await senior_client.get(f"/api/recordings/{rid}/ratings")).json()
+    assert {r["rater"] for r in seen["ratings"]} == {"Rater 1", "Rater 2"}  # anonymised
+    draft = await senior_client.request("PUT", f"/api/recordings/{rid}/ratings/consensus",
+                                        json={"scores": all_scores(4)})
+    assert draft.status_code == 200
+    official = await senior_client.post(f"/api/recordings/{rid}/ratings/consensus/submit")
+    assert official.status_code == 200 and official.json()["kind"] == "consensus"
+    assert (await lead.post(f"/api/recordings/{rid}/release")).status_code == 200
+    assert (await senior_client.post(f"/api/recordings/{rid}/release")).status_code == 403
