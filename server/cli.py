@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import signal
 import sys
@@ -26,28 +27,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from server.db import close_database, open_database
     from server.worker import TranscriptionWorker
 
     settings = Settings.from_env().prepare()
 
-    async def main() -> None:
-        await open_database(settings)
-        stop = asyncio.Event()
+    async def work() -> int:
         loop = asyncio.get_running_loop()
-        task = asyncio.create_task(TranscriptionWorker(settings).run(stop))
+        task = asyncio.create_task(TranscriptionWorker(settings).run(asyncio.Event()))
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await task
-        except asyncio.CancelledError:
-            pass
-        finally:
-            await close_database()
+        return 0
 
     _configure_logging(args.log_level)
-    asyncio.run(main())
-    return 0
+    return _with_database(work)
 
 
 def _configure_logging(level: str) -> None:
@@ -68,86 +62,83 @@ def _read_password(args: argparse.Namespace) -> str:
     return password
 
 
+def _with_database(work) -> int:
+    """Run `work()` (a coroutine function) with the database open; its result is the exit status."""
+    from server.db import database
+
+    settings = Settings.from_env().prepare()
+
+    async def main():
+        async with database(settings):
+            return await work()
+
+    return asyncio.run(main())
+
+
 def cmd_users_add(args: argparse.Namespace) -> int:
-    from server.db import close_database, open_database
     from server.models import Role, User
     from server.security import hash_password
 
-    settings = Settings.from_env().prepare()
     role = Role(args.role)
     password = _read_password(args)
 
-    async def main() -> int:
-        await open_database(settings)
-        try:
-            if await User.exists(username=args.name):
-                print(f"A user named '{args.name}' already exists.", file=sys.stderr)
+    async def add() -> int:
+        if await User.exists(username=args.name):
+            print(f"A user named '{args.name}' already exists.", file=sys.stderr)
+            return 1
+        supervisor = None
+        if args.supervisor:
+            supervisor = await User.get_or_none(username=args.supervisor, role=Role.SUPERVISOR)
+            if supervisor is None:
+                print(f"No supervisor named '{args.supervisor}'.", file=sys.stderr)
                 return 1
-            accredited_on = date.fromisoformat(args.accredited_on) if args.accredited_on else None
-            user = await User.create(
-                username=args.name,
-                name=args.full_name or args.name,
-                role=role,
-                password_hash=hash_password(password),
-                accredited=bool(args.accredited or accredited_on),
-                accredited_on=accredited_on or (date.today() if args.accredited else None),
-            )
-            if args.supervisor:
-                supervisor = await User.get_or_none(username=args.supervisor, role=Role.SUPERVISOR)
-                if supervisor is None:
-                    print(f"No supervisor named '{args.supervisor}'.", file=sys.stderr)
-                    return 1
-                await user.supervisors.add(supervisor)
-            print(f"Added {role.label.lower()} '{user.username}'.")
-            return 0
-        finally:
-            await close_database()
+        accredited_on = date.fromisoformat(args.accredited_on) if args.accredited_on else None
+        user = await User.create(
+            username=args.name,
+            name=args.full_name or args.name,
+            role=role,
+            password_hash=hash_password(password),
+            accredited=bool(args.accredited or accredited_on),
+            accredited_on=accredited_on or (date.today() if args.accredited else None),
+            cohort=args.cohort,
+        )
+        if supervisor is not None:
+            await user.supervisors.add(supervisor)
+        print(f"Added {role.label.lower()} '{user.username}'.")
+        return 0
 
-    return asyncio.run(main())
+    return _with_database(add)
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
-    from server.db import close_database, open_database
     from server.models import User
 
-    settings = Settings.from_env().prepare()
+    async def listing() -> int:
+        for user in await User.all().order_by("role", "username").prefetch_related("supervisors"):
+            supervisors = ", ".join(s.username for s in user.supervisors)
+            extra = f" supervised by {supervisors}" if supervisors else ""
+            accredited = f" accredited {user.accredited_on}" if user.accredited else ""
+            cohort = f" cohort {user.cohort}" if user.cohort else ""
+            print(f"{user.role.value:12} {user.username:16} {user.name}{accredited}{cohort}{extra}")
+        return 0
 
-    async def main() -> None:
-        await open_database(settings)
-        try:
-            for user in await User.all().order_by("role", "username").prefetch_related("supervisors"):
-                supervisors = ", ".join(s.username for s in user.supervisors)
-                extra = f" supervised by {supervisors}" if supervisors else ""
-                accredited = f" accredited {user.accredited_on}" if user.accredited else ""
-                print(f"{user.role.value:12} {user.username:16} {user.name}{accredited}{extra}")
-        finally:
-            await close_database()
-
-    asyncio.run(main())
-    return 0
+    return _with_database(listing)
 
 
 def cmd_users_supervise(args: argparse.Namespace) -> int:
-    from server.db import close_database, open_database
     from server.models import Role, User
 
-    settings = Settings.from_env().prepare()
+    async def supervise() -> int:
+        supervisor = await User.get_or_none(username=args.supervisor, role=Role.SUPERVISOR)
+        trainee = await User.get_or_none(username=args.trainee, role=Role.TRAINEE)
+        if supervisor is None or trainee is None:
+            print("Name an existing supervisor and an existing trainee.", file=sys.stderr)
+            return 1
+        await trainee.supervisors.add(supervisor)
+        print(f"{supervisor.username} now supervises {trainee.username}.")
+        return 0
 
-    async def main() -> int:
-        await open_database(settings)
-        try:
-            supervisor = await User.get_or_none(username=args.supervisor, role=Role.SUPERVISOR)
-            trainee = await User.get_or_none(username=args.trainee, role=Role.TRAINEE)
-            if supervisor is None or trainee is None:
-                print("Name an existing supervisor and an existing trainee.", file=sys.stderr)
-                return 1
-            await trainee.supervisors.add(supervisor)
-            print(f"{supervisor.username} now supervises {trainee.username}.")
-            return 0
-        finally:
-            await close_database()
-
-    return asyncio.run(main())
+    return _with_database(supervise)
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
@@ -226,15 +217,10 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _supervisor_examples(settings: Settings):
-    from server.db import close_database, open_database
+def _supervisor_examples():
     from server.suggestions import supervisor_examples
 
-    await open_database(settings)
-    try:
-        return await supervisor_examples()
-    finally:
-        await close_database()
+    return _with_database(supervisor_examples)
 
 
 def cmd_classifier_train(args: argparse.Namespace) -> int:
@@ -243,17 +229,15 @@ def cmd_classifier_train(args: argparse.Namespace) -> int:
     from rating.classifier import train_command
     from server.suggestions import classifier_dir
 
-    settings = Settings.from_env().prepare()
-    examples = asyncio.run(_supervisor_examples(settings))
-    print(json.dumps(train_command(classifier_dir(settings), examples), indent=2))
+    examples = _supervisor_examples()
+    print(json.dumps(train_command(classifier_dir(Settings.from_env().prepare()), examples), indent=2))
     return 0
 
 
 def cmd_classifier_evaluate(args: argparse.Namespace) -> int:
     from rating.classifier import evaluate_command
 
-    examples = asyncio.run(_supervisor_examples(Settings.from_env().prepare()))
-    print(evaluate_command(examples, n_splits=args.folds))
+    print(evaluate_command(_supervisor_examples(), n_splits=args.folds))
     return 0
 
 
@@ -282,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--accredited", action="store_true", help="a supervisor accredited to rate DIT tapes")
     add.add_argument("--accredited-on", help="accreditation date, YYYY-MM-DD")
     add.add_argument("--supervisor", help="for a trainee: the supervisor's log-in name")
+    add.add_argument("--cohort", help="for a trainee: their training cohort, e.g. '2026 spring'")
     add.set_defaults(func=cmd_users_add)
     users.add_parser("list", help="list accounts").set_defaults(func=cmd_users_list)
     supervise = users.add_parser("supervise", help="let a supervisor see a trainee's cases")

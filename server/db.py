@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from datetime import date
 
@@ -23,6 +24,16 @@ async def open_database(settings: Settings) -> None:
 
 async def close_database() -> None:
     await Tortoise.close_connections()
+
+
+@contextlib.asynccontextmanager
+async def database(settings: Settings):
+    """The database open for a command-line task."""
+    await open_database(settings)
+    try:
+        yield
+    finally:
+        await close_database()
 
 
 DEMO_ACCOUNTS = (
