@@ -23,8 +23,14 @@ def timestamp(seconds: float, separator: str = ".", milliseconds: bool = True) -
     return f"{stamp}{separator}{ms:03d}" if milliseconds else stamp
 
 
+ROLE_NAMES = {"therapist": "Therapist", "patient": "Patient"}
+ROLE_PREFIXES = {"therapist": "T", "patient": "P"}
+
+
 def labelled(segment: Segment) -> str:
-    return f"{segment.speaker}: {segment.text}" if segment.speaker else segment.text
+    if not segment.speaker:
+        return segment.text
+    return f"{ROLE_PREFIXES.get(segment.speaker, segment.speaker)}: {segment.text}"
 
 
 def to_json(t: Transcript) -> str:
@@ -37,7 +43,7 @@ def to_vtt(t: Transcript) -> str:
         # Cue text is markup in WebVTT: a bare "<" or "&" would be read as a tag or an entity.
         text = html.escape(segment.text, quote=False)
         if segment.speaker:
-            text = f"<v {html.escape(segment.speaker, quote=False)}>{text}"
+            text = f"<v {html.escape(ROLE_NAMES.get(segment.speaker, segment.speaker), quote=False)}>{text}"
         cues.append(f"{timestamp(segment.start)} --> {timestamp(segment.end)}\n{text}\n")
     return "\n".join(["WEBVTT\n", *cues])
 

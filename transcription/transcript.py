@@ -20,6 +20,7 @@ class Segment:
     text: str
     words: list[Word] = field(default_factory=list)
     speaker: str | None = None
+    speaker_confidence: float | None = None
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Transcript:
                     "start": round(segment.start, 3),
                     "end": round(segment.end, 3),
                     "speaker": segment.speaker,
+                    "speaker_confidence": None if segment.speaker_confidence is None else round(segment.speaker_confidence, 3),
                     "text": segment.text,
                     "words": [
                         {
@@ -70,6 +72,7 @@ class Transcript:
                     end=segment["end"],
                     text=segment["text"],
                     speaker=segment.get("speaker"),
+                    speaker_confidence=segment.get("speaker_confidence"),
                     words=[
                         Word(start=word["start"], end=word["end"], word=word["word"],
                              probability=word.get("probability"))

@@ -18,7 +18,7 @@ def transcript() -> Transcript:
             Segment(1.0, 3.2, "How have you been?", [Word(1.0, 1.4, "How", 0.93), Word(1.4, 1.7, "have", 0.98),
                                                       Word(1.7, 2.1, "you", None), Word(2.1, 3.2, "been?", 0.87654)]),
             Segment(4.0004, 7.25, "Up & down <mostly> down."),
-            Segment(3723.9996, 3725.5, "See you next week.", speaker="Therapist"),
+            Segment(3723.9996, 3725.5, "See you next week.", speaker="therapist", speaker_confidence=0.87654),
         ],
     )
 
@@ -50,7 +50,7 @@ def test_srt():
         "\n"
         "3\n"
         "01:02:04,000 --> 01:02:05,500\n"
-        "Therapist: See you next week.\n"
+        "T: See you next week.\n"
     )
 
 
@@ -58,7 +58,7 @@ def test_txt():
     assert to_txt(transcript()) == (
         "[00:00:01] How have you been?\n"
         "[00:00:04] Up & down <mostly> down.\n"
-        "[01:02:04] Therapist: See you next week.\n"
+        "[01:02:04] T: See you next week.\n"
     )
 
 
@@ -76,20 +76,22 @@ def test_json_has_exactly_the_documented_shape_and_reads_back():
         "model": "tiny.en",
         "duration": 3725.5,
         "segments": [
-            {"start": 1.0, "end": 3.2, "speaker": None, "text": "How have you been?", "words": [
+            {"start": 1.0, "end": 3.2, "speaker": None, "speaker_confidence": None, "text": "How have you been?", "words": [
                 {"start": 1.0, "end": 1.4, "word": "How", "probability": 0.93},
                 {"start": 1.4, "end": 1.7, "word": "have", "probability": 0.98},
                 {"start": 1.7, "end": 2.1, "word": "you", "probability": None},
                 {"start": 2.1, "end": 3.2, "word": "been?", "probability": 0.877},
             ]},
-            {"start": 4.0, "end": 7.25, "speaker": None, "text": "Up & down <mostly> down.", "words": []},
-            {"start": 3724.0, "end": 3725.5, "speaker": "Therapist", "text": "See you next week.", "words": []},
+            {"start": 4.0, "end": 7.25, "speaker": None, "speaker_confidence": None, "text": "Up & down <mostly> down.",
+             "words": []},
+            {"start": 3724.0, "end": 3725.5, "speaker": "therapist", "speaker_confidence": 0.877, "text": "See you next week.",
+             "words": []},
         ],
     }
     again = Transcript.from_dict(data)
     assert again.to_dict() == data
     assert again.segments[0].words[3] == Word(2.1, 3.2, "been?", 0.877)
-    assert again.segments[2].speaker == "Therapist"
+    assert (again.segments[2].speaker, again.segments[2].speaker_confidence) == ("therapist", 0.877)
 
 
 def test_every_format_has_a_media_type():
