@@ -20,7 +20,7 @@ from starlette.templating import Jinja2Templates
 
 import web
 from rating.scale import load_scale
-from server import api, audit, pages, progress, rating_pages, ratings, suggestions
+from server import api, audit, pages, progress, rating_pages, ratings, speakers, suggestions
 from server.auth import TokenOrSessionBackend, on_auth_error
 from server.config import Settings
 from server.db import close_database, create_demo_accounts, format_demo_logins, open_database
@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await close_database()
 
     app = Starlette(
-        routes=[*pages.routes, *rating_pages.routes, *api.routes, *ratings.routes, *progress.routes, *suggestions.routes, *audit.routes, Mount("/static", StaticFiles(directory=str(web.STATIC)), name="static")],
+        routes=[*pages.routes, *rating_pages.routes, *api.routes, *ratings.routes, *progress.routes, *suggestions.routes, *audit.routes, *speakers.routes, Mount("/static", StaticFiles(directory=str(web.STATIC)), name="static")],
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(

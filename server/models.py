@@ -125,6 +125,8 @@ class Recording(Model):
     adjudicator: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="adjudications", null=True
     )
+    # People's corrections of who is speaking, kept by time so they are applied again after re-transcription.
+    speaker_corrections = fields.JSONField(default=list)
 
 
 class TranscriptionJob(Model):
@@ -157,6 +159,9 @@ class Transcript(Model):
     engine = fields.CharField(max_length=32)
     model = fields.CharField(max_length=255)
     data = fields.JSONField()
+    # Who is speaking (transcription.roles.Labelling.to_dict: roles, quality gates and flag, voice
+    # prints), or {"flag": ...} alone when that could not be worked out.
+    speakers = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
 

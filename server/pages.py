@@ -12,10 +12,11 @@ from starlette.routing import Route
 from rating.phases import Phase
 from server import access
 from server.api import create_case, retry, transcript_for
-from server.models import Assignment, CaseIpaf, Recording, Role, SupervisionLog, User
+from server.models import Assignment, CaseIpaf, Recording, Role, SupervisionLog, Transcript, User
 from server.progress import log_supervision, readable_trainee, save_training_record, trainee_progress
 from server.ratings import accreditation_is_current, assign, name_adjudicator, require_lead
 from server.recordings import accept_recording, latest_job
+from server.speakers import swap
 from server.suggestions import add_ipaf
 from server.security import csrf_matches, csrf_token, verify_password
 from server.uploads import format_bytes
@@ -150,8 +151,11 @@ async def recording_page(request: Request, error: str | None = None, status_code
     recording = await access.readable_recording(user, request.path_params["recording_id"])
     job = await latest_job(recording)
     transcript = None
+    speaker_info = None
     if job is not None and job.status.value == "done":
         _, transcript = await transcript_for(user, recording.id)
+        row = await Transcript.get_or_none(recording_id=recording.id)
+        speaker_info = row.speakers if row else None
     settings = request.app.state.settings
     assignments = await Assignment.filter(recording=recording).select_related("supervisor").order_by("id")
     supervisors = []
@@ -168,6 +172,7 @@ async def recording_page(request: Request, error: str | None = None, status_code
         info=await recording_json(recording),
         job=job_json(job),
         transcript=transcript,
+        speaker_info=speaker_info,
         case=recording.session.case,
         is_owner=recording.session.case.trainee_id == user.id,
         can_retry=recording.session.case.trainee_id == user.id or user.sees_everything,
@@ -200,6 +205,13 @@ async def adjudicator_page(request: Request) -> Response:
     except HTTPException as exc:
         return await recording_page(request, error=exc.detail, status_code=exc.status_code)
     return RedirectResponse(f"/recordings/{recording.id}", status_code=303)
+
+
+async def swap_speakers_page(request: Request) -> Response:
+    user = page_user(request)
+    await checked_form(request)
+    await swap(user, request.path_params["recording_id"])
+    return RedirectResponse(f"/recordings/{request.path_params['recording_id']}", status_code=303)
 
 
 async def assessment_page(request: Request) -> Response:
@@ -273,6 +285,7 @@ routes = [
     Route("/recordings/{recording_id:int}/assignments", assign_page, methods=["POST"]),
     Route("/recordings/{recording_id:int}/submit-for-assessment", assessment_page, methods=["POST"]),
     Route("/recordings/{recording_id:int}/adjudicator", adjudicator_page, methods=["POST"]),
+    Route("/recordings/{recording_id:int}/speakers/swap", swap_speakers_page, methods=["POST"]),
     Route("/trainees/{trainee_id:int}/progress", progress_page, methods=["GET"]),
     Route("/trainees/{trainee_id:int}/supervision", supervision_form, methods=["POST"]),
     Route("/trainees/{trainee_id:int}/training-record", training_record_form, methods=["POST"]),

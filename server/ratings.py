@@ -31,6 +31,7 @@ from server.models import (
     RatingStatus,
     Recording,
     Role,
+    Transcript,
     User,
 )
 from server.views import recording_json
@@ -293,8 +294,10 @@ async def queue_for(user: User) -> list[dict]:
         mine = await Rating.get_or_none(recording=recording, rater=user, kind=RatingKind.INDIVIDUAL)
         if mine is not None and mine.status == RatingStatus.SUBMITTED:
             continue
+        transcript = await Transcript.get_or_none(recording_id=recording.id)
         queue.append({
             **await recording_json(recording),
+            "quality_flag": (transcript.speakers or {}).get("flag") if transcript else None,
             "case_code": recording.session.case.code,
             "assigned_at": assignment.created_at.isoformat(),
             "my_rating": mine.status.value if mine else None,

@@ -18,8 +18,12 @@ from tortoise.transactions import in_transaction
 
 from server.config import Settings
 from server.models import JobStatus, Recording, Transcript, TranscriptionJob
-from server.recordings import audio_path
+from server.recordings import audio_path, original_path
+from server.speakers import trainee_voiceprint
+from transcription.diarize import load_encoder
 from transcription.engines import Engine, load_engine
+from transcription.roles import label_speakers
+from transcription.transcript import Transcript as TranscriptData
 
 log = logging.getLogger("dit.worker")
 
@@ -45,6 +49,7 @@ class TranscriptionWorker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         # Loaded models are kept for the worker's life: loading costs seconds, a job may be minutes.
         self._engines: dict[tuple[str, str], Engine] = {}
+        self._encoder = None
 
     async def requeue_stale(self) -> int:
         cutoff = now() - timedelta(seconds=self.settings.job_stale_seconds)
@@ -83,23 +88,40 @@ class TranscriptionWorker:
             )
         return self._engines[key]
 
-    def _transcribe(self, job: TranscriptionJob, recording: Recording, progress: dict):
+    def _transcribe(self, job: TranscriptionJob, recording: Recording, progress: dict, voiceprint):
         audio = audio_path(self.settings, recording)
         if not audio.exists():
             raise FileNotFoundError(audio)
         engine = self._engine(job.engine, job.model)
-        return engine.transcribe(audio, lambda fraction: progress.update(value=fraction))
+        transcript = engine.transcribe(audio, lambda fraction: progress.update(value=fraction))
+        return self._label_speakers(recording, transcript, voiceprint)
+
+    def _label_speakers(self, recording: Recording, transcript: TranscriptData, voiceprint):
+        """Who is speaking, on the original upload so that a stereo recording's channels are seen.
+        A transcript without speakers is still worth having, so a failure here is reported with
+        the transcript rather than failing the job."""
+        try:
+            if self._encoder is None:
+                self._encoder = load_encoder()
+            labelling = label_speakers(original_path(self.settings, recording), transcript,
+                                       therapist_voiceprint=voiceprint, corrections=recording.speaker_corrections,
+                                       encoder=self._encoder)
+        except Exception as exc:
+            log.warning("recording %d: speakers not labelled (%s)", recording.id, type(exc).__name__)
+            return transcript, {"flag": "Who is speaking could not be worked out for this recording."}
+        return labelling.transcript, labelling.to_dict()
 
     async def run_job(self, job: TranscriptionJob) -> None:
-        recording = await Recording.get(id=job.recording_id)
+        recording = await Recording.get(id=job.recording_id).select_related("session__case")
+        voiceprint, _ = await trainee_voiceprint(recording.session.case.trainee_id, leaving_out=recording.id)
         progress = {"value": 0.0}
         log.info("job %d: transcribing recording %d with %s %s", job.id, recording.id, job.engine, job.model)
-        work = asyncio.ensure_future(asyncio.to_thread(self._transcribe, job, recording, progress))
+        work = asyncio.ensure_future(asyncio.to_thread(self._transcribe, job, recording, progress, voiceprint))
         try:
             while not work.done():
                 await asyncio.wait({work}, timeout=HEARTBEAT_SECONDS)
                 await self._held(job).update(progress=min(max(progress["value"], 0.0), 0.999), heartbeat_at=now())
-            transcript = work.result()
+            transcript, speakers = work.result()
         except asyncio.CancelledError:
             # Shutting down: hand the job back at once rather than waiting for it to go stale.
             await self._held(job).update(status=JobStatus.QUEUED, worker=None, progress=0.0)
@@ -121,6 +143,7 @@ class TranscriptionWorker:
                 engine=transcript.engine,
                 model=transcript.model,
                 data=transcript.to_dict(),
+                speakers=speakers,
             )
         log.info("job %d done: %d segments", job.id, len(transcript.segments))
 

@@ -53,6 +53,9 @@ API = [
     ("POST", "/api/recordings/{recording}/calibration", "json", expect(401, 403, 404, 403, 404, 200, 200)),
     ("GET", "/api/trainees/{trainee}/progress", None, READ),
     ("GET", "/api/cases/{case}/ipaf", None, READ),
+    # The recording is a tone: no segments to swap (409) for those who may correct speakers.
+    ("POST", "/api/recordings/{recording}/speakers/swap", None, expect(401, 409, 404, 409, 404, 409, 409)),
+    ("POST", "/api/recordings/{recording}/speakers", "json", expect(401, 400, 404, 400, 404, 400, 400)),
     ("POST", "/api/cases/{case}/ipaf", "json", expect(401, 400, 404, 400, 404, 400, 400)),
     # No IPAF is recorded, so those who may see the suggestion are told so (409).
     ("GET", "/api/recordings/{recording}/suggestion", None, expect(401, 403, 404, 409, 404, 409, 409)),
@@ -73,6 +76,7 @@ PAGES = [
     ("GET", "/recordings/{recording}", None, expect(303, 200, 404, 200, 404, 200, 200)),
     ("POST", "/recordings/{recording}/retry", "form", expect(401, 409, 404, 403, 404, 409, 409)),
     ("POST", "/recordings/{recording}/assignments", "form", expect(401, 403, 404, 403, 404, 400, 400)),
+    ("POST", "/recordings/{recording}/speakers/swap", "form", expect(401, 409, 404, 409, 404, 409, 409)),
     ("POST", "/recordings/{recording}/adjudicator", "form", expect(401, 403, 404, 403, 404, 400, 400)),
     ("POST", "/recordings/{recording}/submit-for-assessment", "form", expect(401, 303, 404, 403, 404, 403, 403)),
     ("GET", "/queue", None, expect(303, 200, 200, 200, 200, 200, 200)),

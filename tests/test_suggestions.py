@@ -65,8 +65,13 @@ async def test_suggestions_for_raters_and_judgements_feed_training(people, setti
     suggestion = (await sue.get(f"/api/recordings/{rid}/suggestion")).json()
     transcript = (await sue.get(f"/api/recordings/{rid}/transcript")).json()
     assert [s["index"] for s in suggestion["segments"]] == list(range(len(transcript["segments"])))
-    for segment in suggestion["segments"]:
-        assert 0.0 <= segment["ipaf_reference"] <= 1.0 and 0.0 <= segment["transference_link"] <= 1.0
+    speakers = [s["speaker"] for s in transcript["segments"]]
+    assert "therapist" in speakers
+    for segment, speaker in zip(suggestion["segments"], speakers, strict=True):
+        if speaker == "patient":  # the patient's words are not the therapist's work
+            assert segment["ipaf_reference"] is None and segment["transference_link"] is None
+        else:
+            assert 0.0 <= segment["ipaf_reference"] <= 1.0 and 0.0 <= segment["transference_link"] <= 1.0
     # A presidential speech is not DIT: nothing echoes this IPAF.
     assert suggestion["session"]["verdict"] == "off-model"
     assert suggestion["ipaf"]["version"] == 1 and "never a score" in suggestion["note"]

@@ -45,7 +45,7 @@ from transcription.diarize import (
     speaker_label,
     talk_time,
 )
-from transcription.quality import GateResult, quality_gates
+from transcription.quality import GateResult, flag, quality_gates
 from transcription.transcript import Segment, Transcript
 
 THERAPIST, PATIENT = "therapist", "patient"
@@ -375,12 +375,27 @@ class Correction:
 
 def swap_roles(transcript: Transcript) -> Correction:
     """The correction that makes the present patient the therapist: anchored in the middle of the
-    patient's longest segment, where a new diarisation is surest to find the same voice."""
-    patient = [s for s in transcript.segments if s.speaker == PATIENT] or list(transcript.segments)
-    if not patient:
+    patient's longest segment, where a new diarisation is surest to find the same voice. With one
+    voice and no role, that voice becomes the therapist's."""
+    if not transcript.segments:
         raise ValueError("The transcript has no segments.")
+    patient = ([s for s in transcript.segments if s.speaker == PATIENT]
+               or [s for s in transcript.segments if s.speaker is None])
+    if not patient:
+        raise ValueError("Every line is the therapist's, so there is no patient to swap with: "
+                         "give lines to the patient one by one instead.")
     longest = max(patient, key=lambda s: s.end - s.start)
     return Correction("therapist_at", round((longest.start + longest.end) / 2, 3))
+
+
+def swap_assignment(roles: RoleAssignment) -> RoleAssignment:
+    """The role assignment once a person has swapped therapist and patient (see `swap_roles`)."""
+    if roles.therapist is None and len(roles.roles) == 1:
+        swapped = {speaker: THERAPIST for speaker in roles.roles}
+    else:
+        swapped = {speaker: _swapped(role) for speaker, role in roles.roles.items()}
+    therapist = next((speaker for speaker, role in swapped.items() if role == THERAPIST), None)
+    return RoleAssignment(therapist, 1.0, swapped, roles.evidence, ["Set by hand on the transcript page."], True)
 
 
 def set_speaker(start: float, end: float, speaker: str | None) -> Correction:
@@ -412,13 +427,13 @@ def _apply_range(transcript: Transcript, correction: Correction) -> Transcript:
             continue
         confidence = getattr(segment, "speaker_confidence", None)
         pieces: list[tuple[bool, list]] = []
-        for word, flag in zip(segment.words, inside, strict=True):
-            if pieces and pieces[-1][0] == flag:
+        for word, corrected in zip(segment.words, inside, strict=True):
+            if pieces and pieces[-1][0] == corrected:
                 pieces[-1][1].append(word)
             else:
-                pieces.append((flag, [word]))
-        for flag, words in pieces:
-            speaker, conf = (correction.speaker, 1.0) if flag else (segment.speaker, confidence)
+                pieces.append((corrected, [word]))
+        for corrected, words in pieces:
+            speaker, conf = (correction.speaker, 1.0) if corrected else (segment.speaker, confidence)
             segments.append(make_segment(words[0].start, words[-1].end, join_words(words), words, speaker, conf))
     return _with_segments(transcript, segments)
 
@@ -473,6 +488,19 @@ class Labelling:
     def therapist_voiceprint(self) -> np.ndarray | None:
         """This recording's print of the therapist's voice, to add to the trainee's."""
         return None if self.roles.therapist is None else self.voiceprints.get(self.roles.therapist)
+
+    def to_dict(self) -> dict:
+        """What is kept with the transcript: the roles and why, the gates and the flag they raise,
+        and each voice's print (so that the trainee's voice print can be rebuilt from their
+        recordings as people correct the roles)."""
+        return {
+            "method": self.diarisation.method,
+            "roles": self.roles.to_dict(),
+            "gates": [gate.to_dict() for gate in self.gates],
+            "flag": flag(self.gates),
+            "voiceprints": {str(speaker): None if vector is None else [round(float(x), 5) for x in vector]
+                            for speaker, vector in self.voiceprints.items()},
+        }
 
     def talk_time_by_role(self) -> dict[str, float]:
         totals: dict[str, float] = {}

@@ -17,6 +17,7 @@ from transcription.roles import (
     combine_voiceprints,
     is_question,
     set_speaker,
+    swap_assignment,
     swap_roles,
     voice_similarity,
 )
@@ -133,6 +134,23 @@ def test_swap_makes_the_patient_the_therapist():
     assert [s.speaker for s in swapped.segments] == [PATIENT, THERAPIST] * 3
     # A person settled the roles: only the diarisation's doubt remains.
     assert swapped.segments[0].speaker_confidence == pytest.approx(0.9, abs=2e-3)
+
+
+def test_swap_also_swaps_the_role_assignment():
+    transcript, roles = labelled()
+    swapped = swap_assignment(roles)
+    assert swapped.therapist == 1 and swapped.roles == {0: PATIENT, 1: THERAPIST}
+    assert swapped.confidence == 1.0 and swapped.corrected
+    one_voice = swap_assignment(RoleAssignment(None, None, {0: None}))
+    assert one_voice.therapist == 0 and one_voice.roles == {0: THERAPIST}
+
+
+def test_swap_is_refused_when_every_line_is_the_therapists():
+    transcript, turns = make([(0, 0.0, 5.0, "I talk alone. Nobody answers.")])
+    voice = np.eye(4)[0]
+    result, _ = assign_roles(assign_speakers(transcript, turns), turns, voice, {0: voice})
+    with pytest.raises(ValueError, match="no patient"):
+        swap_roles(result)
 
 
 def test_swap_anchor_given_to_assign_roles_is_certain():

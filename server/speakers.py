@@ -1,0 +1,137 @@
+"""Who is speaking, in the service: the trainee's voice print, and people's corrections of the roles.
+
+Corrections are kept by time on the recording, applied to the stored transcript at once, and
+applied again whenever the recording is transcribed anew. The trainee's voice print is not kept
+as such: it is rebuilt from the therapist's voice in each of their recordings whose roles are
+sure, so a correction of one recording also corrects the print.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from server import access
+from server.api import api_user, json_body
+from server.models import Recording, Transcript, User
+from transcription.roles import (
+    ROLES,
+    Correction,
+    RoleAssignment,
+    apply_corrections,
+    combine_voiceprints,
+    set_speaker,
+    swap_assignment,
+    swap_roles,
+)
+from transcription.transcript import Transcript as TranscriptData
+
+# Only a recording whose roles were this clear, or were set by a person, lends its therapist's
+# voice to the trainee's voice print: a wrong print would mislabel every later recording.
+VOICEPRINT_CONFIDENCE = 0.9
+
+
+def therapist_voice(speakers: dict | None) -> np.ndarray | None:
+    """The therapist's voice print from one transcript's speaker information, if its roles are sure
+    and its voices were told apart."""
+    if not speakers or not speakers.get("roles") or not speakers.get("voiceprints"):
+        return None
+    roles = speakers["roles"]
+    sure = roles.get("corrected") or (roles.get("confidence") or 0.0) >= VOICEPRINT_CONFIDENCE
+    apart = all(gate["passed"] for gate in speakers.get("gates", []) if gate["name"] == "voices")
+    if roles.get("therapist") is None or not sure or not apart:
+        return None
+    vector = speakers["voiceprints"].get(str(roles["therapist"]))
+    return None if vector is None else np.asarray(vector, dtype=np.float32)
+
+
+async def trainee_voiceprint(trainee_id: int, leaving_out: int | None = None) -> tuple[np.ndarray | None, int]:
+    """The trainee's voice print from their recordings (but `leaving_out`, the one being labelled),
+    and how many recordings it was made from."""
+    rows = Transcript.filter(recording__session__case__trainee_id=trainee_id)
+    if leaving_out is not None:
+        rows = rows.exclude(recording_id=leaving_out)
+    prints = [p for info in await rows.values_list("speakers", flat=True) if (p := therapist_voice(info)) is not None]
+    return combine_voiceprints(prints), len(prints)
+
+
+async def correctable(user: User, recording_id: int) -> tuple[Recording, Transcript]:
+    recording = await access.readable_recording(user, recording_id)
+    if user.role.value == "trainee" and recording.session.case.trainee_id != user.id:
+        raise HTTPException(403, "Only the case's trainee, its supervisors and course leads correct speakers.")
+    row = await Transcript.get_or_none(recording_id=recording.id)
+    if row is None:
+        raise HTTPException(409, "There is no transcript to correct yet.")
+    return recording, row
+
+
+async def save_correction(recording: Recording, row: Transcript, correction: Correction) -> dict:
+    speakers = dict(row.speakers or {})
+    roles = RoleAssignment.from_dict(speakers["roles"]) if speakers.get("roles") else None
+    row.data = apply_corrections(TranscriptData.from_dict(row.data), [correction], roles).to_dict()
+    if correction.kind == "therapist_at" and roles is not None:
+        speakers["roles"] = swap_assignment(roles).to_dict()
+        row.speakers = speakers
+    await row.save()
+    await Recording.filter(id=recording.id).update(
+        speaker_corrections=[*recording.speaker_corrections, correction.to_dict()])
+    return row.data
+
+
+async def swap(user: User, recording_id: int) -> dict:
+    recording, row = await correctable(user, recording_id)
+    try:
+        correction = swap_roles(TranscriptData.from_dict(row.data))
+    except ValueError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return await save_correction(recording, row, correction)
+
+
+def speaker_correction(start, end, speaker) -> Correction:
+    """A correction from what a person sent, or a 400 saying what is wrong with it."""
+    if speaker not in (*ROLES, None):
+        raise HTTPException(400, "The speaker is the therapist, the patient or unknown (null).")
+    try:
+        start, end = float(start), float(end)
+    except (TypeError, ValueError) as exc:
+        raise HTTPException(400, "'start' and 'end' are times in seconds.") from exc
+    if not 0 <= start < end:
+        raise HTTPException(400, "'start' must be before 'end', both from 0 s.")
+    return set_speaker(start, end, speaker)
+
+
+async def post_swap(request: Request) -> JSONResponse:
+    """
+    summary: Swap therapist and patient throughout the transcript (kept across re-transcription).
+    responses:
+      200: {description: The corrected transcript.}
+      409: {description: No transcript yet, or no patient to swap with.}
+    """
+    return JSONResponse(await swap(api_user(request), request.path_params["recording_id"]))
+
+
+async def post_speaker(request: Request) -> JSONResponse:
+    """
+    summary: Give the words between start and end to a speaker (splits or merges segments; kept across re-transcription).
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, required: [start, end, speaker], properties: {start: {type: number}, end: {type: number}, speaker: {type: string, enum: [therapist, patient], nullable: true}}}
+    responses:
+      200: {description: The corrected transcript.}
+      400: {description: Bad times or speaker.}
+      409: {description: No transcript yet.}
+    """
+    recording, row = await correctable(api_user(request), request.path_params["recording_id"])
+    body = await json_body(request)
+    correction = speaker_correction(body.get("start"), body.get("end"), body.get("speaker"))
+    return JSONResponse(await save_correction(recording, row, correction))
+
+
+routes = [
+    Route("/api/recordings/{recording_id:int}/speakers/swap", post_swap, methods=["POST"]),
+    Route("/api/recordings/{recording_id:int}/speakers", post_speaker, methods=["POST"]),
+]
