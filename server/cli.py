@@ -167,6 +167,14 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             print(f"{args.file}: {exc}", file=sys.stderr)
             return 2
         bar.update(100 - bar.n)
+    if args.speakers:
+        from transcription.quality import failures
+        from transcription.roles import label_speakers
+
+        labelling = label_speakers(args.file, transcript)
+        transcript = labelling.transcript
+        for gate in failures(labelling.gates):
+            print(f"{args.file}: {gate.reason}", file=sys.stderr)
     output = FORMATS[args.format](transcript)
     if args.output:
         Path(args.output).write_text(output, encoding="utf-8")
@@ -280,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.add_argument("--model", help="a model name, a CTranslate2 directory or an openai-whisper checkpoint")
     transcribe.add_argument("--format", choices=list(FORMATS), default="json")
     transcribe.add_argument("-o", "--output", help="write here instead of standard output")
+    transcribe.add_argument("--speakers", action="store_true",
+                            help="label therapist and patient turns, and report failed quality gates")
     transcribe.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     transcribe.set_defaults(func=cmd_transcribe)
 

@@ -50,6 +50,8 @@ class Settings:
     port: int = 8000
     engine: str = "faster-whisper"
     model: str = "tiny.en"
+    # "resemblyzer" (bundled), a .pt file of Resemblyzer-shaped weights, or a local SpeechBrain model directory.
+    speaker_encoder: str = "resemblyzer"
     device: str = "auto"
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     in_process_worker: bool = True
@@ -91,6 +93,7 @@ class Settings:
             port=_int(env, "PORT", 8000),
             engine=env.get("DIT_ENGINE") or "faster-whisper",
             model=env.get("DIT_MODEL") or "tiny.en",
+            speaker_encoder=env.get("DIT_SPEAKER_ENCODER") or "resemblyzer",
             device=env.get("DIT_DEVICE") or "auto",
             max_upload_bytes=_int(env, "DIT_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
             in_process_worker=_flag(env, "DIT_IN_PROCESS_WORKER", True),

@@ -160,7 +160,7 @@ class Transcript(Model):
     model = fields.CharField(max_length=255)
     data = fields.JSONField()
     # Who is speaking (transcription.roles.Labelling.to_dict: roles, quality gates and flag, voice
-    # prints), or {"flag": ...} alone when that could not be worked out.
+    # prints; plus the speaker encoder used), or {"flag": ...} alone when that could not be worked out.
     speakers = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 

@@ -16,9 +16,9 @@ from server.models import Assignment, CaseIpaf, Recording, Role, SupervisionLog,
 from server.progress import log_supervision, readable_trainee, save_training_record, trainee_progress
 from server.ratings import accreditation_is_current, assign, name_adjudicator, require_lead
 from server.recordings import accept_recording, latest_job
-from server.speakers import swap
-from server.suggestions import add_ipaf
 from server.security import csrf_matches, csrf_token, verify_password
+from server.speakers import correctable, save_correction, speaker_correction, swap
+from server.suggestions import add_ipaf
 from server.uploads import format_bytes
 from server.views import case_sessions, check_session_number, job_json, recording_json
 
@@ -163,6 +163,9 @@ async def recording_page(request: Request, error: str | None = None, status_code
         assigned = {a.supervisor_id for a in assignments}
         supervisors = [s for s in await User.filter(role=Role.SUPERVISOR, is_active=True).order_by("name")
                        if s.id not in assigned and accreditation_is_current(s, settings)]
+    is_owner = recording.session.case.trainee_id == user.id
+    can_correct_speakers = transcript is not None and bool(transcript.segments) and (
+        is_owner or user.role != Role.TRAINEE)
     return render(
         request,
         "recording.html",
@@ -173,9 +176,11 @@ async def recording_page(request: Request, error: str | None = None, status_code
         job=job_json(job),
         transcript=transcript,
         speaker_info=speaker_info,
+        can_correct_speakers=can_correct_speakers,
+        correcting_speakers=can_correct_speakers and request.query_params.get("speakers") == "edit",
         case=recording.session.case,
-        is_owner=recording.session.case.trainee_id == user.id,
-        can_retry=recording.session.case.trainee_id == user.id or user.sees_everything,
+        is_owner=is_owner,
+        can_retry=is_owner or user.sees_everything,
         assignments=assignments,
         adjudicator=await User.get_or_none(id=recording.adjudicator_id) if recording.adjudicator_id else None,
         is_rater=any(a.supervisor_id == user.id for a in assignments),
@@ -210,8 +215,30 @@ async def adjudicator_page(request: Request) -> Response:
 async def swap_speakers_page(request: Request) -> Response:
     user = page_user(request)
     await checked_form(request)
-    await swap(user, request.path_params["recording_id"])
+    try:
+        await swap(user, request.path_params["recording_id"])
+    except HTTPException as exc:
+        if exc.status_code != 409:
+            raise
+        return await recording_page(request, error=exc.detail, status_code=409)
     return RedirectResponse(f"/recordings/{request.path_params['recording_id']}", status_code=303)
+
+
+# A line, or the words selected, given to one speaker; the form's `correction` is "START END ROLE".
+async def speaker_page(request: Request) -> Response:
+    user = page_user(request)
+    form = await checked_form(request)
+    recording, row = await correctable(user, request.path_params["recording_id"])
+    parts = str(form.get("correction", "")).split()
+    if len(parts) != 3:
+        return await recording_page(request, error="Choose who said the line or the selected words.", status_code=400)
+    start, end, role = parts
+    try:
+        correction = speaker_correction(start, end, None if role == "unknown" else role)
+    except HTTPException as exc:
+        return await recording_page(request, error=exc.detail, status_code=exc.status_code)
+    await save_correction(recording, row, correction)
+    return RedirectResponse(f"/recordings/{recording.id}?speakers=edit#t={correction.start:g}", status_code=303)
 
 
 async def assessment_page(request: Request) -> Response:
@@ -286,6 +313,7 @@ routes = [
     Route("/recordings/{recording_id:int}/submit-for-assessment", assessment_page, methods=["POST"]),
     Route("/recordings/{recording_id:int}/adjudicator", adjudicator_page, methods=["POST"]),
     Route("/recordings/{recording_id:int}/speakers/swap", swap_speakers_page, methods=["POST"]),
+    Route("/recordings/{recording_id:int}/speakers", speaker_page, methods=["POST"]),
     Route("/trainees/{trainee_id:int}/progress", progress_page, methods=["GET"]),
     Route("/trainees/{trainee_id:int}/supervision", supervision_form, methods=["POST"]),
     Route("/trainees/{trainee_id:int}/training-record", training_record_form, methods=["POST"]),

@@ -19,15 +19,16 @@ from server.models import Assignment, Rating, RatingKind, RatingStatus, Recordin
 from server.pages import page_user, render
 from server.ratings import (
     accreditation_is_current,
+    may_adjudicate,
     my_rating,
     queue_for,
     rateable_recording,
     rating_json,
-    may_adjudicate,
     require_adjudicator,
     visible_ratings,
 )
 from server.recordings import latest_job
+from server.speakers import quality_flag
 from server.views import job_json, recording_json
 
 
@@ -101,6 +102,7 @@ async def rate_page(request: Request) -> Response:
         rating=rating_json(rating, scale),
         editable=editable,
         notice=notice,
+        quality_flag=await quality_flag(recording.id),
         just_submitted=request.query_params.get("submitted") == "1" and rating.status == RatingStatus.SUBMITTED,
         **scale_context(scale, rating.phase),
     )

@@ -34,6 +34,7 @@ from server.models import (
     Transcript,
     User,
 )
+from server.speakers import quality_flag
 from server.views import recording_json
 
 
@@ -181,8 +182,6 @@ class RatingProblem(HTTPException):
 
 
 async def segment_count(recording: Recording) -> int | None:
-    from server.models import Transcript
-
     transcript = await Transcript.get_or_none(recording_id=recording.id)
     return len(transcript.data.get("segments", [])) if transcript else None
 
@@ -294,10 +293,9 @@ async def queue_for(user: User) -> list[dict]:
         mine = await Rating.get_or_none(recording=recording, rater=user, kind=RatingKind.INDIVIDUAL)
         if mine is not None and mine.status == RatingStatus.SUBMITTED:
             continue
-        transcript = await Transcript.get_or_none(recording_id=recording.id)
         queue.append({
             **await recording_json(recording),
-            "quality_flag": (transcript.speakers or {}).get("flag") if transcript else None,
+            "quality_flag": await quality_flag(recording.id),
             "case_code": recording.session.case.code,
             "assigned_at": assignment.created_at.isoformat(),
             "my_rating": mine.status.value if mine else None,

@@ -48,14 +48,24 @@ def therapist_voice(speakers: dict | None) -> np.ndarray | None:
     return None if vector is None else np.asarray(vector, dtype=np.float32)
 
 
-async def trainee_voiceprint(trainee_id: int, leaving_out: int | None = None) -> tuple[np.ndarray | None, int]:
-    """The trainee's voice print from their recordings (but `leaving_out`, the one being labelled),
-    and how many recordings it was made from."""
+async def trainee_voiceprint(trainee_id: int, encoder: str, leaving_out: int | None = None
+                             ) -> tuple[np.ndarray | None, int]:
+    """The trainee's voice print from their recordings labelled with `encoder` (another encoder's
+    prints are not comparable) but `leaving_out`, the one being labelled, and how many recordings
+    it was made from."""
     rows = Transcript.filter(recording__session__case__trainee_id=trainee_id)
     if leaving_out is not None:
         rows = rows.exclude(recording_id=leaving_out)
-    prints = [p for info in await rows.values_list("speakers", flat=True) if (p := therapist_voice(info)) is not None]
+    prints = [p for info in await rows.values_list("speakers", flat=True)
+              if info and info.get("encoder") == encoder and (p := therapist_voice(info)) is not None]
     return combine_voiceprints(prints), len(prints)
+
+
+async def quality_flag(recording_id: int) -> str | None:
+    """Why the recording failed a quality gate, for the queue and the rating page; None if it passed
+    (or is not transcribed yet)."""
+    speakers = await Transcript.filter(recording_id=recording_id).values_list("speakers", flat=True)
+    return (speakers[0] or {}).get("flag") if speakers else None
 
 
 async def correctable(user: User, recording_id: int) -> tuple[Recording, Transcript]:

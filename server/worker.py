@@ -102,18 +102,19 @@ class TranscriptionWorker:
         the transcript rather than failing the job."""
         try:
             if self._encoder is None:
-                self._encoder = load_encoder()
+                self._encoder = load_encoder(self.settings.speaker_encoder)
             labelling = label_speakers(original_path(self.settings, recording), transcript,
                                        therapist_voiceprint=voiceprint, corrections=recording.speaker_corrections,
                                        encoder=self._encoder)
         except Exception as exc:
             log.warning("recording %d: speakers not labelled (%s)", recording.id, type(exc).__name__)
             return transcript, {"flag": "Who is speaking could not be worked out for this recording."}
-        return labelling.transcript, labelling.to_dict()
+        return labelling.transcript, {**labelling.to_dict(), "encoder": self.settings.speaker_encoder}
 
     async def run_job(self, job: TranscriptionJob) -> None:
         recording = await Recording.get(id=job.recording_id).select_related("session__case")
-        voiceprint, _ = await trainee_voiceprint(recording.session.case.trainee_id, leaving_out=recording.id)
+        voiceprint, _ = await trainee_voiceprint(recording.session.case.trainee_id, self.settings.speaker_encoder,
+                                                 leaving_out=recording.id)
         progress = {"value": 0.0}
         log.info("job %d: transcribing recording %d with %s %s", job.id, recording.id, job.engine, job.model)
         work = asyncio.ensure_future(asyncio.to_thread(self._transcribe, job, recording, progress, voiceprint))

@@ -77,6 +77,7 @@ PAGES = [
     ("POST", "/recordings/{recording}/retry", "form", expect(401, 409, 404, 403, 404, 409, 409)),
     ("POST", "/recordings/{recording}/assignments", "form", expect(401, 403, 404, 403, 404, 400, 400)),
     ("POST", "/recordings/{recording}/speakers/swap", "form", expect(401, 409, 404, 409, 404, 409, 409)),
+    ("POST", "/recordings/{recording}/speakers", "form", expect(401, 400, 404, 400, 404, 400, 400)),
     ("POST", "/recordings/{recording}/adjudicator", "form", expect(401, 403, 404, 403, 404, 400, 400)),
     ("POST", "/recordings/{recording}/submit-for-assessment", "form", expect(401, 303, 404, 403, 404, 403, 403)),
     ("GET", "/queue", None, expect(303, 200, 200, 200, 200, 200, 200)),

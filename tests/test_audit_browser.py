@@ -47,7 +47,7 @@ def phase_of(number: int) -> str:
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_a_course_lead_reads_the_agreement_audit_in_chromium(service, tmp_path):  # noqa: F811
+def test_a_course_lead_reads_the_agreement_audit_in_chromium(service, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     url, logins = service

@@ -91,3 +91,76 @@ def test_transcript_page_seeks_and_highlights_in_chromium(service):
         page.goto(recording_url + "#t=3.5")
         page.wait_for_function("Math.abs(document.getElementById('player').currentTime - 3.5) < 0.2", timeout=10_000)
         browser.close()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_speaker_turns_in_two_colours_and_corrected_line_by_line_in_chromium(service, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.diarisation.dialogue import mono_dialogue
+
+    url, logins = service
+    dialogue = tmp_path / "dialogue.wav"
+    mono_dialogue(dialogue)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--mute-audio"])
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.fill("input[name=username]", "trainee")
+        page.fill("input[name=password]", logins["trainee"])
+        page.click("button:has-text('Log in')")
+        page.click("text=DEMO-001")
+        page.set_input_files("#session-5 input[type=file]", str(dialogue))
+        page.click("#session-5 button")
+        therapist = page.locator("#segments .segment.speaker-therapist")
+        patient = page.locator("#segments .segment.speaker-patient")
+        expect(therapist.first).to_be_visible(timeout=120_000)
+        expect(patient.first).to_be_visible()
+        expect(therapist.first.locator(".speaker")).to_have_text("Therapist")
+        expect(patient.first.locator(".speaker")).to_have_text("Patient")
+        # Two colours: the therapist's rule is blue, the patient's brown.
+        shadow = "el => getComputedStyle(el).boxShadow"
+        assert "47, 93, 138" in therapist.first.evaluate(shadow)
+        assert "138, 75, 47" in patient.first.evaluate(shadow)
+        expect(page.locator(".speakers summary")).to_contain_text("Therapist identified with")
+        page.screenshot(path=str(ARTIFACTS / "speaker-turns.png"), full_page=True)
+
+        # Line by line: the opening line is given to the patient.
+        page.click("text=Correct speakers line by line")
+        first = page.locator("#segments .segment").first
+        first.locator(".speaker-fix button:has-text('Patient')").click()
+        first = page.locator("#segments .segment").first
+        expect(first).to_have_class(re.compile(r"\bspeaker-patient\b"))
+        expect(first.locator(".speaker-fix button:has-text('Patient')")).to_have_attribute("aria-pressed", "true")
+
+        # A split: the last words of a patient's line are selected and given to the therapist.
+        line = page.locator("#segments .segment.speaker-patient").nth(1)
+        words = line.locator(".word")
+        count = page.locator("#segments .segment").count()
+        n = words.count()
+        assert n >= 4
+        last_words = " ".join(words.nth(i).inner_text().strip() for i in range(n - 2, n))
+        line.evaluate("""(li, from) => {
+            const words = li.querySelectorAll('.word');
+            const range = document.createRange();
+            range.setStartBefore(words[from]);
+            range.setEndAfter(words[words.length - 1]);
+            const selection = window.getSelection();
+            selection.removeAllRanges();
+            selection.addRange(range);
+            li.closest('#segments').dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
+        }""", n - 2)
+        expect(page.locator("#selection-summary")).to_contain_text("2 words selected")
+        page.click("button.selection-role:has-text('Said by the therapist')")
+        expect(page.locator("#segments .segment")).to_have_count(count + 1)
+        split = page.locator("#segments .segment.speaker-therapist", has_text=last_words)
+        expect(split).to_have_count(1)
+        page.screenshot(path=str(ARTIFACTS / "speaker-corrections.png"), full_page=True)
+
+        # The corrections are what the exports say too.
+        text = page.evaluate("async () => (await fetch(location.pathname.replace('/recordings/', '/api/recordings/') "
+                             "+ '/transcript?format=txt')).text()")
+        assert text.splitlines()[0].split("] ")[1].startswith("P: ")
+        browser.close()

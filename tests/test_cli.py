@@ -49,6 +49,11 @@ def test_transcribe_prints_each_format(tmp_path):
     assert "100%" in result.stderr  # the progress bar finished
     vtt = dit("transcribe", str(jfk_wav()), "--format", "vtt", "-o", str(tmp_path / "out.vtt"), "-q", data_dir=tmp_path)
     assert vtt.returncode == 0 and (tmp_path / "out.vtt").read_text().startswith("WEBVTT")
+    labelled = dit("transcribe", str(jfk_wav()), "--format", "txt", "--speakers", "-q", data_dir=tmp_path)
+    assert labelled.returncode == 0, labelled.stderr
+    lines = labelled.stdout.splitlines()
+    assert lines and all(line.split("] ", 1)[1][:3] in ("T: ", "P: ") for line in lines)
+    assert "The recording is only 0:11 long" in labelled.stderr  # a failed quality gate
     not_media = tmp_path / "notes.mp3"
     not_media.write_text("hello")
     refused = dit("transcribe", str(not_media), data_dir=tmp_path)

@@ -38,7 +38,7 @@ def assign_through_the_api(url: str, password: str, recording_id: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_a_supervisor_rates_a_session_in_chromium(service):  # noqa: F811
+def test_a_supervisor_rates_a_session_in_chromium(service):
     from playwright.sync_api import expect, sync_playwright
 
     url, logins = service
@@ -209,7 +209,7 @@ def add_second_supervisor(data_dir, password: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_a_lead_adjudicates_releases_and_the_trainee_reads_the_feedback(service, tmp_path):  # noqa: F811
+def test_a_lead_adjudicates_releases_and_the_trainee_reads_the_feedback(service, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     url, logins = service

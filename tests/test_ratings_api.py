@@ -147,7 +147,7 @@ async def test_invalid_ratings_are_refused_with_a_clear_message(people, rated_re
     rid = rated_recording
     sue, lead = people["supervisor"], people["lead"]
     await lead.post(f"/api/recordings/{rid}/assignments", json={"supervisor": "supervisor"})
-    put = lambda body: sue.request("PUT", f"/api/recordings/{rid}/ratings/mine", json=body)  # noqa: E731
+    put = lambda body: sue.request("PUT", f"/api/recordings/{rid}/ratings/mine", json=body)
 
     out_of_range = await put({"scores": {MIDDLE[0]: 7}})
     assert out_of_range.status_code == 422

@@ -50,8 +50,9 @@ async def test_speakers_are_labelled_corrected_and_kept_across_retranscription(p
     assert stored["roles"]["confidence"] >= 0.9 and stored["flag"] is None
     voices = {int(k): np.asarray(v) for k, v in stored["voiceprints"].items()}
     therapist = stored["roles"]["therapist"]
-    print_, recordings = await trainee_voiceprint(trainee_id)
+    print_, recordings = await trainee_voiceprint(trainee_id, settings.speaker_encoder)
     assert recordings == 1 and voice_similarity(print_, voices[therapist]) > 0.999
+    assert await trainee_voiceprint(trainee_id, "another-encoder.pt") == (None, 0)  # prints of another space
 
     swapped = await trainee.post(f"/api/recordings/{rid}/speakers/swap")
     assert swapped.status_code == 200
@@ -62,7 +63,7 @@ async def test_speakers_are_labelled_corrected_and_kept_across_retranscription(p
     assert bad.status_code == 400
     # The person said the other voice is the trainee's: so says the voice print now, and a later
     # recording of the same two voices is labelled by it, whatever the words suggest.
-    print_, _ = await trainee_voiceprint(trainee_id)
+    print_, _ = await trainee_voiceprint(trainee_id, settings.speaker_encoder)
     assert voice_similarity(print_, voices[1 - therapist]) > 0.999
     later = (await upload(trainee, case_id, 7, path)).json()["id"]
     await run_queued_jobs(settings)

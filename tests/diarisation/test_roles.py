@@ -137,7 +137,7 @@ def test_swap_makes_the_patient_the_therapist():
 
 
 def test_swap_also_swaps_the_role_assignment():
-    transcript, roles = labelled()
+    _, roles = labelled()
     swapped = swap_assignment(roles)
     assert swapped.therapist == 1 and swapped.roles == {0: PATIENT, 1: THERAPIST}
     assert swapped.confidence == 1.0 and swapped.corrected

@@ -13,7 +13,11 @@
   }
 
   segments.forEach((el) => {
-    el.addEventListener("click", () => seek(el));
+    el.addEventListener("click", (event) => {
+      // While speakers are corrected, a click may be a button press or the end of a selection.
+      if (event.target.closest(".speaker-fix") || !window.getSelection().isCollapsed) return;
+      seek(el);
+    });
     el.addEventListener("keydown", (event) => {
       if (event.key === "Enter") seek(el);
     });
@@ -42,6 +46,43 @@
         el.scrollIntoView({ block: "nearest", behavior: "smooth" });
       }
     });
+  }
+
+  // Correcting speakers: the words selected (within one line or across several) can be given to
+  // one speaker; the buttons carry "START END ROLE" for the server.
+  const list = document.getElementById("segments");
+  const summary = document.getElementById("selection-summary");
+  const roleButtons = Array.from(document.querySelectorAll(".selection-role"));
+
+  function clock(seconds) {
+    const whole = Math.floor(seconds);
+    return Math.floor(whole / 60) + ":" + String(whole % 60).padStart(2, "0");
+  }
+
+  function selectedWords() {
+    const selection = window.getSelection();
+    if (selection.isCollapsed) return [];
+    return Array.from(list.querySelectorAll(".word")).filter((word) => selection.containsNode(word, true));
+  }
+
+  function showSelection() {
+    const words = selectedWords();
+    roleButtons.forEach((button) => { button.disabled = words.length === 0; });
+    if (!words.length) {
+      summary.textContent = "no words selected";
+      return;
+    }
+    const start = parseFloat(words[0].dataset.start);
+    const end = parseFloat(words[words.length - 1].dataset.end);
+    summary.textContent = words.length + (words.length === 1 ? " word" : " words") + " selected, " + clock(start) + " to " + clock(end);
+    roleButtons.forEach((button) => { button.value = start + " " + end + " " + button.dataset.role; });
+  }
+
+  if (list && list.classList.contains("correcting") && summary) {
+    // Read on mouseup and keyup in the transcript rather than on selectionchange, so that pressing
+    // a button (which may clear the selection) keeps what was chosen.
+    list.addEventListener("mouseup", showSelection);
+    list.addEventListener("keyup", showSelection);
   }
 
   // Evidence links elsewhere point here as #t=SECONDS.
