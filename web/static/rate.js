@@ -11,13 +11,7 @@
   const DEBOUNCE_MS = 700;
   const RETRY_MS = 8000;
 
-  function pad(n) { return String(n).padStart(2, "0"); }
-
-  function timestamp(seconds) {
-    const total = Math.max(0, Math.floor(seconds));
-    const h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
-    return h ? h + ":" + pad(m) + ":" + pad(s) : m + ":" + pad(s);
-  }
+  const { finder, timestamp, pad } = window.DitTranscript;
 
   function clock(date) {
     return pad(date.getHours()) + ":" + pad(date.getMinutes()) + ":" + pad(date.getSeconds());
@@ -74,20 +68,9 @@
   const player = document.getElementById("player");
   const transcript = document.getElementById("transcript");
   const segments = Array.from(document.querySelectorAll("#segments .segment"));
-  const starts = segments.map((el) => parseFloat(el.dataset.start));
+  const segmentAt = finder(segments);
   let playing = null;   // the segment element being played
   let lastPlayed = null; // the last one played, for "attach the line being played" after a pause
-
-  function segmentAt(time) {
-    // Binary search: a 50-minute session has several hundred segments and timeupdate fires often.
-    let lo = 0, hi = starts.length - 1, found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (starts[mid] <= time) { found = mid; lo = mid + 1; } else { hi = mid - 1; }
-    }
-    if (found < 0) return null;
-    return time <= parseFloat(segments[found].dataset.end) ? segments[found] : null;
-  }
 
   function reveal(el) {
     if (!transcript || transcript.scrollHeight <= transcript.clientHeight + 2) {

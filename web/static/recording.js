@@ -1,10 +1,11 @@
 // The transcript page: clicking a segment seeks the player; the segment being played is highlighted;
-// while transcription is under way the status is polled and the page reloads when it is done.
+// while transcription is under way the status is polled and the page reloads when it is done; in
+// ?speakers=edit, words selected can be given to one speaker.
 (function () {
   "use strict";
   const player = document.getElementById("player");
   const segments = Array.from(document.querySelectorAll("#segments .segment"));
-  const starts = segments.map((el) => parseFloat(el.dataset.start));
+  const segmentAt = window.DitTranscript.finder(segments);
   let current = null;
 
   function seek(el) {
@@ -22,18 +23,6 @@
       if (event.key === "Enter") seek(el);
     });
   });
-
-  function segmentAt(time) {
-    // Binary search: a 50-minute session has several hundred segments and timeupdate fires often.
-    let lo = 0, hi = starts.length - 1, found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (starts[mid] <= time) { found = mid; lo = mid + 1; } else { hi = mid - 1; }
-    }
-    if (found < 0) return null;
-    const el = segments[found];
-    return time <= parseFloat(el.dataset.end) ? el : null;
-  }
 
   if (player && segments.length) {
     player.addEventListener("timeupdate", () => {
@@ -53,11 +42,7 @@
   const list = document.getElementById("segments");
   const summary = document.getElementById("selection-summary");
   const roleButtons = Array.from(document.querySelectorAll(".selection-role"));
-
-  function clock(seconds) {
-    const whole = Math.floor(seconds);
-    return Math.floor(whole / 60) + ":" + String(whole % 60).padStart(2, "0");
-  }
+  const timestamp = window.DitTranscript.timestamp;
 
   function selectedWords() {
     const selection = window.getSelection();
@@ -74,7 +59,7 @@
     }
     const start = parseFloat(words[0].dataset.start);
     const end = parseFloat(words[words.length - 1].dataset.end);
-    summary.textContent = words.length + (words.length === 1 ? " word" : " words") + " selected, " + clock(start) + " to " + clock(end);
+    summary.textContent = words.length + (words.length === 1 ? " word" : " words") + " selected, " + timestamp(start) + " to " + timestamp(end);
     roleButtons.forEach((button) => { button.value = start + " " + end + " " + button.dataset.role; });
   }
 

@@ -9,10 +9,7 @@
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const labels = { ipaf_reference: "refers to the IPAF", transference_link: "links the transference to the IPAF" };
 
-  function clock(seconds) {
-    const s = Math.floor(seconds);
-    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
-  }
+  const clock = window.DitTranscript.timestamp;
 
   function segmentElement(index) {
     return document.querySelector('#segments .segment[data-index="' + index + '"]');
