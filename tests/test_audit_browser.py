@@ -14,10 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
-from tests.test_browser import ARTIFACTS, CHROMIUM, service  # noqa: F401  (service is the fixture)
+from tests.browser import ARTIFACTS, launch, log_in
 
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run", "--mute-audio"]
 PASSWORD = "a long enough password"
 # username, full name, role
 ACCOUNTS = [("sid", "Sid Second", "supervisor"), ("cara", "Cara Third", "supervisor"),
@@ -103,16 +101,12 @@ def test_a_course_lead_reads_the_agreement_audit_in_chromium(service, tmp_path):
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        browser = launch(p)
         context = browser.new_context(viewport={"width": 1440, "height": 1000})
         script_errors = []
         context.on("weberror", lambda error: script_errors.append(str(error.error)))
         page = context.new_page()
-        page.goto(url + "/login")
-        page.fill("input[name=username]", "lead")
-        page.fill("input[name=password]", logins["lead"])
-        page.click("button:has-text('Log in')")
-        page.wait_for_url(re.compile(r"/cases$"))
+        log_in(page, url, "lead", logins["lead"])
         page.goto(url + "/audit")
         expect(page.locator("h1")).to_have_text("Rater agreement audit")
         expect(page.locator("#heatmap-title")).to_have_text(re.compile("Heatmap of pairwise agreement"))

@@ -2,52 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
+from tests.browser import ARTIFACTS, launch, log_in
 from tests.media import jfk_wav
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def service(tmp_path):
-    """`dit serve` on a fresh data directory; yields (url, {username: password}) from what it printed."""
-    port = free_port()
-    env = {**os.environ, "DIT_DATA_DIR": str(tmp_path / "data"), "PORT": str(port)}
-    env.pop("DIT_DATABASE_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    logins, lines = {}, []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        lines.append(line)
-        if match := re.search(r"user: (\S+)\s+password: (\S+)", line):
-            logins[match.group(1)] = match.group(2)
-        if "Uvicorn running" in line or "Application startup complete" in line:
-            break
-    else:
-        process.kill()
-        raise AssertionError("the service did not start:\n" + "".join(lines))
-    assert set(logins) == {"admin", "lead", "supervisor", "trainee"}, "".join(lines)
-    yield f"http://127.0.0.1:{port}", logins
-    process.terminate()
-    process.wait(timeout=10)
 
 
 @pytest.mark.slow
@@ -58,16 +18,9 @@ def test_transcript_page_seeks_and_highlights_in_chromium(service):
     url, logins = service
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--mute-audio", "--autoplay-policy=no-user-gesture-required"],
-        )
+        browser = launch(p)
         page = browser.new_page()
-        page.goto(url + "/")
-        page.fill("input[name=username]", "trainee")
-        page.fill("input[name=password]", logins["trainee"])
-        page.click("button:has-text('Log in')")
+        log_in(page, url, "trainee", logins["trainee"])
         page.click("text=DEMO-001")
         page.set_input_files("#session-7 input[type=file]", str(jfk_wav()))
         page.click("#session-7 button")
@@ -105,12 +58,9 @@ def test_speaker_turns_in_two_colours_and_corrected_line_by_line_in_chromium(ser
     mono_dialogue(dialogue)
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--mute-audio"])
+        browser = launch(p)
         page = browser.new_page()
-        page.goto(url + "/")
-        page.fill("input[name=username]", "trainee")
-        page.fill("input[name=password]", logins["trainee"])
-        page.click("button:has-text('Log in')")
+        log_in(page, url, "trainee", logins["trainee"])
         page.click("text=DEMO-001")
         page.set_input_files("#session-5 input[type=file]", str(dialogue))
         page.click("#session-5 button")

@@ -14,19 +14,8 @@ from datetime import date
 import httpx
 import pytest
 
+from tests.browser import ARTIFACTS, launch, log_in
 from tests.media import jfk_wav
-from tests.test_browser import ARTIFACTS, CHROMIUM, service  # noqa: F401  (service is the fixture)
-
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run", "--mute-audio", "--autoplay-policy=no-user-gesture-required"]
-
-
-def log_in(page, url: str, username: str, password: str) -> None:
-    page.goto(url + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button:has-text('Log in')")
-    page.wait_for_url(re.compile(r"/cases$"))
 
 
 def assign_through_the_api(url: str, password: str, recording_id: int) -> None:
@@ -44,7 +33,7 @@ def test_a_supervisor_rates_a_session_in_chromium(service):
     url, logins = service
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        browser = launch(p)
 
         # The trainee uploads session 6 (middle phase) of the demo case.
         trainee = browser.new_context().new_page()
@@ -239,7 +228,7 @@ def test_a_lead_adjudicates_releases_and_the_trainee_reads_the_feedback(service,
         assert rater.post(f"/api/recordings/{recording_id}/ratings/mine/submit").status_code == 200
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        browser = launch(p)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         script_errors = []
         context.on("weberror", lambda error: script_errors.append(str(error.error)))
