@@ -43,7 +43,7 @@ def scale_context(scale: Scale, phase: str) -> dict:
 
 
 async def transcript_segments(recording: Recording) -> list[dict] | None:
-    """The transcript's segments (start, end, speaker, text), or None while it is not ready.
+    """The transcript's segments (start, end, speaker and its confidence, text), or None while it is not ready.
 
     Read here rather than through `api.transcript_for`, which lets only readers of the trainee's work
     in: an assigned rater need not supervise the trainee."""
@@ -51,7 +51,8 @@ async def transcript_segments(recording: Recording) -> list[dict] | None:
     if row is None:
         return None
     return [
-        {"index": i, "start": s["start"], "end": s["end"], "speaker": s.get("speaker"), "text": s["text"]}
+        {"index": i, "start": s["start"], "end": s["end"], "speaker": s.get("speaker"),
+         "speaker_confidence": s.get("speaker_confidence"), "text": s["text"]}
         for i, s in enumerate(row.data.get("segments", []))
     ]
 
