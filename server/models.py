@@ -126,7 +126,9 @@ class Recording(Model):
         "models.User", related_name="adjudications", null=True
     )
     # People's corrections of who is speaking, kept by time so they are applied again after re-transcription.
-    speaker_corrections = fields.JSONField(default=list)
+    # The database default fills the rows that existed before the column: without one, a NOT NULL
+    # column cannot be added to a table that has rows.
+    speaker_corrections = fields.JSONField(default=list, db_default=[])
 
 
 class TranscriptionJob(Model):
