@@ -1,4 +1,4 @@
-"""The `dit` command: serve, worker, users, transcribe, models."""
+"""The `dit` command: serve, worker, migrate, users, transcribe, models and the rest."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def _with_database(work) -> int:
     """Run `work()` (a coroutine function) with the database open; its result is the exit status."""
-    from server.db import database
+    from server.db import MigrationFailed, database
 
     settings = Settings.from_env().prepare()
 
@@ -72,7 +72,25 @@ def _with_database(work) -> int:
         async with database(settings):
             return await work()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except MigrationFailed as exc:
+        print(exc, file=sys.stderr)
+        return 1
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from tortoise.connection import get_connection
+    from tortoise.migrations.executor import MigrationExecutor
+
+    from server.db import APPS
+
+    async def report() -> int:
+        applied = await MigrationExecutor(get_connection("default"), APPS).recorder.applied_migrations()
+        print(f"The database is up to date ({len(applied)} migrations applied, the last {applied[-1].name}).")
+        return 0
+
+    return _with_database(report)
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
@@ -265,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run a transcription worker alone")
     worker.add_argument("--log-level", default="info")
     worker.set_defaults(func=cmd_worker)
+
+    commands.add_parser("migrate", help="bring the database up to date (every command does it on opening the database)"
+                        ).set_defaults(func=cmd_migrate)
 
     users = commands.add_parser("users", help="manage accounts").add_subparsers(dest="users_command", required=True)
     add = users.add_parser("add", help="add an account; the password is prompted for, or read from stdin")
