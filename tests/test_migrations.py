@@ -42,11 +42,15 @@ def db_file(settings: Settings) -> Path:
     return settings.data_dir / "dit.sqlite3"
 
 
+def table_names(db: sqlite3.Connection) -> list[str]:
+    return [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if not name.startswith("sqlite_")]
+
+
 def schema(path: Path) -> dict[str, dict]:
     """Each table's columns, indexes and foreign keys, as SQLite reports them, whatever the column order."""
     with contextlib.closing(sqlite3.connect(path)) as db:
-        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                  if not name.startswith("sqlite_")]
+        tables = table_names(db)
         return {
             table: {
                 "columns": {row[1]: row[2:] for row in db.execute(f'PRAGMA table_info("{table}")')},
@@ -63,8 +67,7 @@ def schema(path: Path) -> dict[str, dict]:
 def contents(path: Path) -> dict[str, list[dict]]:
     with contextlib.closing(sqlite3.connect(path)) as db:
         db.row_factory = sqlite3.Row
-        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                  if not name.startswith("sqlite_")]
+        tables = table_names(db)
         return {table: [dict(row) for row in db.execute(f'SELECT * FROM "{table}" ORDER BY rowid')] for table in tables}
 
 
