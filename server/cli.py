@@ -18,7 +18,7 @@ from server.config import Settings
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server.app import create_app
+    from server.web.app import create_app
 
     settings = Settings.from_env()
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
@@ -94,34 +94,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
-    from server.models import Role, User
-    from server.security import hash_password
+    from server.errors import DomainError
+    from server.models import Role
+    from server.services.accounts import NewUser, add_user
 
     role = Role(args.role)
-    password = _read_password(args)
+    new = NewUser(username=args.name, name=args.full_name or args.name, role=role, password=_read_password(args),
+                  accredited=args.accredited,
+                  accredited_on=date.fromisoformat(args.accredited_on) if args.accredited_on else None,
+                  supervisor=args.supervisor, cohort=args.cohort)
 
     async def add() -> int:
-        if await User.exists(username=args.name):
-            print(f"A user named '{args.name}' already exists.", file=sys.stderr)
+        try:
+            user = await add_user(new)
+        except DomainError as exc:
+            print(exc.detail, file=sys.stderr)
             return 1
-        supervisor = None
-        if args.supervisor:
-            supervisor = await User.get_or_none(username=args.supervisor, role=Role.SUPERVISOR)
-            if supervisor is None:
-                print(f"No supervisor named '{args.supervisor}'.", file=sys.stderr)
-                return 1
-        accredited_on = date.fromisoformat(args.accredited_on) if args.accredited_on else None
-        user = await User.create(
-            username=args.name,
-            name=args.full_name or args.name,
-            role=role,
-            password_hash=hash_password(password),
-            accredited=bool(args.accredited or accredited_on),
-            accredited_on=accredited_on or (date.today() if args.accredited else None),
-            cohort=args.cohort,
-        )
-        if supervisor is not None:
-            await user.supervisors.add(supervisor)
         print(f"Added {role.label.lower()} '{user.username}'.")
         return 0
 
@@ -129,10 +117,10 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
-    from server.models import User
+    from server.services.accounts import all_users
 
     async def listing() -> int:
-        for user in await User.all().order_by("role", "username").prefetch_related("supervisors"):
+        for user in await all_users():
             supervisors = ", ".join(s.username for s in user.supervisors)
             extra = f" supervised by {supervisors}" if supervisors else ""
             accredited = f" accredited {user.accredited_on}" if user.accredited else ""
@@ -144,19 +132,19 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 
 
 def cmd_users_supervise(args: argparse.Namespace) -> int:
-    from server.models import Role, User
+    from server.errors import DomainError
+    from server.services.accounts import supervise
 
-    async def supervise() -> int:
-        supervisor = await User.get_or_none(username=args.supervisor, role=Role.SUPERVISOR)
-        trainee = await User.get_or_none(username=args.trainee, role=Role.TRAINEE)
-        if supervisor is None or trainee is None:
-            print("Name an existing supervisor and an existing trainee.", file=sys.stderr)
+    async def link() -> int:
+        try:
+            supervisor, trainee = await supervise(args.supervisor, args.trainee)
+        except DomainError as exc:
+            print(exc.detail, file=sys.stderr)
             return 1
-        await trainee.supervisors.add(supervisor)
         print(f"{supervisor.username} now supervises {trainee.username}.")
         return 0
 
-    return _with_database(supervise)
+    return _with_database(link)
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
@@ -231,7 +219,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     import json
 
     from rating.classifier import classify_command
-    from server.suggestions import classifier_dir
+    from server.services.suggestions import classifier_dir
 
     try:
         result = classify_command(Path(args.transcript), Path(args.ipaf), args.phase,
@@ -244,7 +232,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def _supervisor_examples():
-    from server.suggestions import supervisor_examples
+    from server.services.suggestions import supervisor_examples
 
     return _with_database(supervisor_examples)
 
@@ -253,7 +241,7 @@ def cmd_classifier_train(args: argparse.Namespace) -> int:
     import json
 
     from rating.classifier import train_command
-    from server.suggestions import classifier_dir
+    from server.services.suggestions import classifier_dir
 
     examples = _supervisor_examples()
     print(json.dumps(train_command(classifier_dir(Settings.from_env().prepare()), examples), indent=2))
@@ -268,6 +256,9 @@ def cmd_classifier_evaluate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from rating.agreement import LEVELS
+    from rating.phases import Phase
+    from server.models import Role
     from transcription.engines import ENGINES
     from transcription.formats import FORMATS
 
@@ -289,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     users = commands.add_parser("users", help="manage accounts").add_subparsers(dest="users_command", required=True)
     add = users.add_parser("add", help="add an account; the password is prompted for, or read from stdin")
-    add.add_argument("--role", required=True, choices=["trainee", "supervisor", "course_lead", "admin"])
+    add.add_argument("--role", required=True, choices=[role.value for role in Role])
     add.add_argument("--name", required=True, help="the log-in name")
     add.add_argument("--full-name", help="the name shown on pages (default: the log-in name)")
     add.add_argument("--accredited", action="store_true", help="a supervisor accredited to rate DIT tapes")
@@ -316,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     agreement = commands.add_parser("agreement", help="inter-rater agreement of long-format ratings")
     agreement.add_argument("ratings", help="CSV with columns recording,item,rater,score (a missing rating is a missing row)")
-    agreement.add_argument("--level", choices=["nominal", "ordinal", "interval", "ratio"], default="interval",
+    agreement.add_argument("--level", choices=list(LEVELS), default="interval",
                            help="the measurement level for the headline Krippendorff's alpha")
     agreement.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for confidence intervals")
     agreement.set_defaults(func=cmd_agreement)
@@ -324,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     classify = commands.add_parser("classify", help="suggest whether a session stayed on-model")
     classify.add_argument("transcript", help="transcript JSON (as `dit transcribe --format json` writes)")
     classify.add_argument("--ipaf", required=True, help='IPAF JSON: {"self", "other", "affect", "summary"}')
-    classify.add_argument("--phase", choices=["initial", "middle", "ending"])
+    classify.add_argument("--phase", choices=[phase.value for phase in Phase])
     classify.set_defaults(func=cmd_classify)
 
     classifier = commands.add_parser("classifier", help="train and evaluate the on-model classifier").add_subparsers(

@@ -1,12 +1,10 @@
-"""Database start-up and the first-start demo accounts."""
+"""Opening the database: connection, migrations and the lock that lets one process migrate at a time."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import fcntl
-import secrets
-from datetime import date
 
 from tortoise import Tortoise
 from tortoise.connection import get_connection
@@ -15,8 +13,7 @@ from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
 from tortoise.migrations.operations import RunPython, RunSQL, SQLOperation
 
 from server.config import Settings
-from server.models import Case, CaseIpaf, Role, Transcript, User
-from server.security import hash_password
+from server.models import Transcript, User
 
 APPS = {"models": {"models": ["server.models"], "migrations": "server.migrations"}}
 # Before the service had migrations, Tortoise.generate_schemas made the schema of the models of the
@@ -132,51 +129,3 @@ async def database(settings: Settings):
         yield
     finally:
         await close_database()
-
-
-DEMO_ACCOUNTS = (
-    ("admin", "Ada Admin", Role.ADMIN),
-    ("lead", "Lee Course-Lead", Role.COURSE_LEAD),
-    ("supervisor", "Sam Supervisor", Role.SUPERVISOR),
-    ("trainee", "Tia Trainee", Role.TRAINEE),
-)
-
-
-async def create_demo_accounts(settings: Settings) -> list[tuple[str, str, Role]] | None:
-    """On an empty database, one account per role so that a newcomer can log in and look around.
-
-    Returns (username, password, role) for each, or None when the database already had users.
-    """
-    if await User.exists():
-        return None
-    logins = []
-    for username, name, role in DEMO_ACCOUNTS:
-        password = secrets.token_urlsafe(9)
-        await User.create(
-            username=username,
-            name=name,
-            role=role,
-            password_hash=hash_password(password),
-            accredited=role == Role.SUPERVISOR,
-            accredited_on=date.today() if role == Role.SUPERVISOR else None,
-        )
-        logins.append((username, password, role))
-    trainee = await User.get(username="trainee")
-    await trainee.supervisors.add(await User.get(username="supervisor"))
-    case = await Case.create(code="DEMO-001", trainee=trainee)
-    await CaseIpaf.create(
-        case=case, version=1, from_session=1, created_by=trainee,
-        self_representation="an unimportant afterthought", other_representation="dismissive, exploitative",
-        affect="hopelessness, resentment",
-        summary="Expects to be used and then forgotten, and swallows the resentment for fear of being dropped.",
-    )
-    logins_file = settings.data_dir / "demo-logins.txt"
-    logins_file.touch(mode=0o600)
-    logins_file.write_text("".join(f"{role.value:12} {username:12} {password}\n" for username, password, role in logins))
-    return logins
-
-
-def format_demo_logins(logins: list[tuple[str, str, Role]], url: str) -> str:
-    lines = [f"Demo accounts created (also saved in the data directory's demo-logins.txt). Log in at {url}"]
-    lines += [f"  {role.label:12} user: {username:12} password: {password}" for username, password, role in logins]
-    return "\n".join(lines)

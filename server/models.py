@@ -7,7 +7,7 @@ from enum import Enum
 from tortoise import fields
 from tortoise.models import Model
 
-from rating.phases import phase_of
+from rating.phases import Phase, phase_of
 
 
 class Role(str, Enum):
@@ -56,10 +56,6 @@ class User(Model):
     def display_name(self) -> str:
         return self.name
 
-    @property
-    def sees_everything(self) -> bool:
-        return self.role in (Role.COURSE_LEAD, Role.ADMIN)
-
 
 class ApiToken(Model):
     id = fields.IntField(primary_key=True)
@@ -92,7 +88,7 @@ class TherapySession(Model):
         unique_together = (("case", "number"),)
 
     @property
-    def phase(self):
+    def phase(self) -> Phase:
         return phase_of(self.number)
 
 
@@ -177,6 +173,14 @@ class RatingStatus(str, Enum):
     SUBMITTED = "submitted"
 
 
+class RatingAction(str, Enum):
+    """What a rating's history records."""
+
+    SUBMITTED = "submitted"
+    REOPENED = "reopened"
+    RELEASED = "released"
+
+
 class Assignment(Model):
     """A recording given to a supervisor to rate."""
 
@@ -201,7 +205,7 @@ class Rating(Model):
     kind = fields.CharEnumField(RatingKind, max_length=12, default=RatingKind.INDIVIDUAL)
     status = fields.CharEnumField(RatingStatus, max_length=10, default=RatingStatus.DRAFT)
     scale_version = fields.CharField(max_length=64)
-    phase = fields.CharField(max_length=8)
+    phase = fields.CharEnumField(Phase, max_length=8)
     # {item_id: score or null}, {item_id: comment}, {item_id: [segment index, ...]}
     scores = fields.JSONField(default=dict)
     comments = fields.JSONField(default=dict)
@@ -225,7 +229,7 @@ class RatingEvent(Model):
     id = fields.IntField(primary_key=True)
     rating: fields.ForeignKeyRelation[Rating] = fields.ForeignKeyField("models.Rating", related_name="events")
     actor: fields.ForeignKeyRelation[User] = fields.ForeignKeyField("models.User", related_name="rating_events")
-    action = fields.CharField(max_length=16)
+    action = fields.CharEnumField(RatingAction, max_length=16)
     reason = fields.TextField(default="")
     created_at = fields.DatetimeField(auto_now_add=True)
 

@@ -12,14 +12,15 @@ import logging
 import os
 import socket
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from tortoise.transactions import in_transaction
 
+from server.clock import now
 from server.config import Settings
 from server.models import JobStatus, Recording, Transcript, TranscriptionJob
-from server.recordings import audio_path, original_path
-from server.speakers import trainee_voiceprint
+from server.services.recordings import audio_path, original_path
+from server.services.speakers import trainee_voiceprint
 from transcription.diarize import load_encoder
 from transcription.engines import Engine, load_engine
 from transcription.roles import label_speakers
@@ -28,10 +29,6 @@ from transcription.transcript import Transcript as TranscriptData
 log = logging.getLogger("dit.worker")
 
 HEARTBEAT_SECONDS = 1.0
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def readable_failure(exc: BaseException) -> str:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from server.app import create_app
+from server.web.app import create_app
 from server.config import Settings
 from server.models import ApiToken, Role, User
 from server.security import hash_password, new_api_token

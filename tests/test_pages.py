@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from server.pages import safe_next
+from server.web.pages.accounts import safe_next
 from tests.conftest import PASSWORD, run_queued_jobs
 from tests.test_access import login_by_cookie
 

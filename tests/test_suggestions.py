@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from rating.classifier import default_model
-from server.suggestions import classifier_dir, supervisor_examples
+from server.services.suggestions import classifier_dir, supervisor_examples
 from tests.conftest import open_case, run_queued_jobs, upload
 from tests.test_cli import dit
 
@@ -44,7 +44,7 @@ async def test_ipaf_versions_apply_from_their_session(people):
     assert [(v["version"], v["from_session"], v["affect"]) for v in versions] == [
         (2, 9, "shame, quiet fury"), (1, 1, "hopelessness, resentment")]
 
-    from server.suggestions import ipaf_for_session
+    from server.services.suggestions import ipaf_for_session
 
     assert (await ipaf_for_session(case_id, 8)).version == 1
     assert (await ipaf_for_session(case_id, 9)).version == 2

@@ -9,14 +9,11 @@ sure, so a correction of one recording also corrects the print.
 from __future__ import annotations
 
 import numpy as np
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from server import access
-from server.api import api_user, json_body
+from server.errors import Conflict, Invalid
 from server.models import Recording, Transcript, User
+from server.services.transcripts import stored_transcript
 from transcription.roles import (
     ROLES,
     Correction,
@@ -61,20 +58,12 @@ async def trainee_voiceprint(trainee_id: int, encoder: str, leaving_out: int | N
     return combine_voiceprints(prints), len(prints)
 
 
-async def quality_flag(recording_id: int) -> str | None:
-    """Why the recording failed a quality gate, for the queue and the rating page; None if it passed
-    (or is not transcribed yet)."""
-    speakers = await Transcript.filter(recording_id=recording_id).values_list("speakers", flat=True)
-    return (speakers[0] or {}).get("flag") if speakers else None
-
-
 async def correctable(user: User, recording_id: int) -> tuple[Recording, Transcript]:
     recording = await access.readable_recording(user, recording_id)
-    if user.role.value == "trainee" and recording.session.case.trainee_id != user.id:
-        raise HTTPException(403, "Only the case's trainee, its supervisors and course leads correct speakers.")
-    row = await Transcript.get_or_none(recording_id=recording.id)
+    access.require_may_correct_speakers(user, recording)
+    row = await stored_transcript(recording)
     if row is None:
-        raise HTTPException(409, "There is no transcript to correct yet.")
+        raise Conflict("There is no transcript to correct yet.")
     return recording, row
 
 
@@ -96,52 +85,18 @@ async def swap(user: User, recording_id: int) -> dict:
     try:
         correction = swap_roles(TranscriptData.from_dict(row.data))
     except ValueError as exc:
-        raise HTTPException(409, str(exc)) from exc
+        raise Conflict(str(exc)) from exc
     return await save_correction(recording, row, correction)
 
 
 def speaker_correction(start, end, speaker) -> Correction:
     """A correction from what a person sent, or a 400 saying what is wrong with it."""
     if speaker not in (*ROLES, None):
-        raise HTTPException(400, "The speaker is the therapist, the patient or unknown (null).")
+        raise Invalid("The speaker is the therapist, the patient or unknown (null).")
     try:
         start, end = float(start), float(end)
     except (TypeError, ValueError) as exc:
-        raise HTTPException(400, "'start' and 'end' are times in seconds.") from exc
+        raise Invalid("'start' and 'end' are times in seconds.") from exc
     if not 0 <= start < end:
-        raise HTTPException(400, "'start' must be before 'end', both from 0 s.")
+        raise Invalid("'start' must be before 'end', both from 0 s.")
     return set_speaker(start, end, speaker)
-
-
-async def post_swap(request: Request) -> JSONResponse:
-    """
-    summary: Swap therapist and patient throughout the transcript (kept across re-transcription).
-    responses:
-      200: {description: The corrected transcript.}
-      409: {description: No transcript yet, or no patient to swap with.}
-    """
-    return JSONResponse(await swap(api_user(request), request.path_params["recording_id"]))
-
-
-async def post_speaker(request: Request) -> JSONResponse:
-    """
-    summary: Give the words between start and end to a speaker (splits or merges segments; kept across re-transcription).
-    requestBody:
-      content:
-        application/json:
-          schema: {type: object, required: [start, end, speaker], properties: {start: {type: number}, end: {type: number}, speaker: {type: string, enum: [therapist, patient], nullable: true}}}
-    responses:
-      200: {description: The corrected transcript.}
-      400: {description: Bad times or speaker.}
-      409: {description: No transcript yet.}
-    """
-    recording, row = await correctable(api_user(request), request.path_params["recording_id"])
-    body = await json_body(request)
-    correction = speaker_correction(body.get("start"), body.get("end"), body.get("speaker"))
-    return JSONResponse(await save_correction(recording, row, correction))
-
-
-routes = [
-    Route("/api/recordings/{recording_id:int}/speakers/swap", post_swap, methods=["POST"]),
-    Route("/api/recordings/{recording_id:int}/speakers", post_speaker, methods=["POST"]),
-]

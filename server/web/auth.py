@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 
+from server.clock import now
 from server.models import ApiToken, User
 from server.security import hash_api_token
 
@@ -22,7 +21,7 @@ class TokenOrSessionBackend(AuthenticationBackend):
             api_token = await ApiToken.get_or_none(token_hash=hash_api_token(token.strip())).select_related("user")
             if api_token is None or not api_token.user.is_active:
                 raise AuthenticationError("The token is not valid. Ask for a new one at POST /api/token.")
-            await ApiToken.filter(id=api_token.id).update(last_used_at=datetime.now(timezone.utc))
+            await ApiToken.filter(id=api_token.id).update(last_used_at=now())
             return AuthCredentials(["authenticated", "bearer"]), api_token.user
         user_id = conn.session.get("user_id")
         if user_id is None:

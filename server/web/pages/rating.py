@@ -2,8 +2,8 @@
 the ratings of a recording (blind until everyone is in; released feedback for the trainee) and the
 adjudication of a double-rated tape.
 
-Every page goes through the same functions as the JSON API in `server.ratings`, so a page answers
-404 and 403 exactly where the API does; the pages' scripts (web/static/rate.js) write through the API.
+Every page goes through the same services and access rules as the JSON API, so a page answers 404
+and 403 exactly where the API does; the pages' scripts write through the API.
 """
 
 from __future__ import annotations
@@ -12,24 +12,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from rating.phases import phase_of
 from rating.scale import Scale
 from server import access
-from server.models import Assignment, Rating, RatingKind, RatingStatus, Recording, Role, Transcript
-from server.pages import page_user, render
-from server.ratings import (
-    accreditation_is_current,
-    may_adjudicate,
-    my_rating,
-    queue_for,
-    rateable_recording,
-    rating_json,
-    require_adjudicator,
-    visible_ratings,
-)
-from server.recordings import latest_job
-from server.speakers import quality_flag
-from server.views import job_json, recording_json
+from server.models import Rating, RatingKind, RatingStatus, Role
+from server.services.ratings import my_rating, rating_json, visible_ratings
+from server.services.recordings import latest_job
+from server.services.transcripts import quality_flag, transcript_segments
+from server.web.deps import page_user, render, scale_of, settings_of
+from server.web.serialise import job_json, queue_json, recording_json
 
 
 def scale_context(scale: Scale, phase: str) -> dict:
@@ -42,28 +32,13 @@ def scale_context(scale: Scale, phase: str) -> dict:
     }
 
 
-async def transcript_segments(recording: Recording) -> list[dict] | None:
-    """The transcript's segments (start, end, speaker and its confidence, text), or None while it is not ready.
-
-    Read here rather than through `api.transcript_for`, which lets only readers of the trainee's work
-    in: an assigned rater need not supervise the trainee."""
-    row = await Transcript.get_or_none(recording_id=recording.id)
-    if row is None:
-        return None
-    return [
-        {"index": i, "start": s["start"], "end": s["end"], "speaker": s.get("speaker"),
-         "speaker_confidence": s.get("speaker_confidence"), "text": s["text"]}
-        for i, s in enumerate(row.data.get("segments", []))
-    ]
-
-
 def evidence_times(segments: list[dict] | None) -> dict[int, dict]:
     return {s["index"]: s for s in segments or []}
 
 
 async def queue_page(request: Request) -> Response:
     user = page_user(request)
-    queue = await queue_for(user)
+    queue = await queue_json(request, user)
     submitted = await (
         Rating.filter(rater=user, kind=RatingKind.INDIVIDUAL, status=RatingStatus.SUBMITTED)
         .select_related("recording__session__case")
@@ -77,9 +52,9 @@ async def queue_page(request: Request) -> Response:
 async def rate_page(request: Request) -> Response:
     """The rating form beside the transcript and the player; read-only once submitted."""
     user = page_user(request)
-    recording = await rateable_recording(user, request.path_params["recording_id"])
-    scale = request.app.state.scale
-    settings = request.app.state.settings
+    recording = await access.rateable_recording(user, request.path_params["recording_id"])
+    scale = scale_of(request)
+    settings = settings_of(request)
     rating = await my_rating(user, recording, scale)
     segments = await transcript_segments(recording)
     notice = None
@@ -88,7 +63,7 @@ async def rate_page(request: Request) -> Response:
     elif rating.scale_version != scale.version:
         notice = (f"This rating was started on scale {rating.scale_version}, but the scale in use is "
                   f"{scale.version}; it cannot be changed. Ask a course lead.")
-    elif not accreditation_is_current(user, settings):
+    elif not access.accreditation_is_current(user, settings):
         notice = "Only a supervisor whose DIT accreditation is current can rate; your draft cannot be saved."
     editable = rating.status == RatingStatus.DRAFT and notice is None
     return render(
@@ -96,7 +71,7 @@ async def rate_page(request: Request) -> Response:
         "rate.html",
         recording=recording,
         case=recording.session.case,
-        info=await recording_json(recording),
+        info=await recording_json(request, recording),
         job=job_json(await latest_job(recording)),
         segments=segments,
         by_index=evidence_times(segments),
@@ -113,37 +88,36 @@ async def ratings_page(request: Request) -> Response:
     """What GET /api/recordings/{id}/ratings lets the caller see, as a page."""
     user = page_user(request)
     recording = await access.readable_recording(user, request.path_params["recording_id"])
-    scale = request.app.state.scale
-    data = await visible_ratings(user, recording, scale, request.app.state.settings)
+    scale = scale_of(request)
+    data = await visible_ratings(user, recording, scale, settings_of(request))
     ratings = data["ratings"]
-    is_rater = await Assignment.exists(recording=recording, supervisor=user)
+    is_rater = await access.is_rater(user, recording)
     mine = None
     if is_rater:
         mine = await Rating.get_or_none(recording=recording, rater=user, kind=RatingKind.INDIVIDUAL)
     submitted_individual = [r for r in ratings if r["kind"] == "individual" and r["status"] == "submitted"]
     official = next((r for r in ratings if r["id"] == data["official"]), None)
-    can_read = await access.can_read_trainee(user, recording.session.case.trainee_id)
+    can_read = await access.may_read_trainee(user, recording.session.case.trainee_id)
     segments = await transcript_segments(recording)
-    phase = phase_of(recording.session.number).value
+    phase = recording.session.phase.value
     return render(
         request,
         "ratings.html",
         recording=recording,
         case=recording.session.case,
-        info=await recording_json(recording),
+        info=await recording_json(request, recording),
         data=data,
         ratings=ratings,
         official=official,
         mine_id=mine.id if mine else None,
         mine_status=mine.status.value if mine else None,
         is_rater=is_rater,
-        is_lead=user.sees_everything,
-        is_owner=recording.session.case.trainee_id == user.id,
-        can_adjudicate=may_adjudicate(user, recording) and data["all_submitted"] and len(submitted_individual) >= 2,
-        can_release=user.sees_everything and official is not None and not data["released"],
+        is_owner=access.is_treating_trainee(user, recording.session.case),
+        can_adjudicate=access.may_adjudicate(user, recording) and data["all_submitted"] and len(submitted_individual) >= 2,
+        can_release=access.sees_everything(user) and official is not None and not data["released"],
         has_player=can_read,
         # Evidence opens where this viewer can listen: the transcript page, or the rating page for a rater.
-        moment_base=f"/recordings/{recording.id}" if can_read else f"/recordings/{recording.id}/rate",
+        moment_base=request.app.url_path_for("recording" if can_read else "rate", recording_id=recording.id),
         by_index=evidence_times(segments),
         **scale_context(scale, ratings[0]["phase"] if ratings else phase),
     )
@@ -153,17 +127,17 @@ async def adjudicate_page(request: Request) -> Response:
     """The raters' scores side by side and the consensus form (course leads and admins)."""
     user = page_user(request)
     recording = await access.readable_recording(user, request.path_params["recording_id"])
-    require_adjudicator(user, recording)
-    scale = request.app.state.scale
-    data = await visible_ratings(user, recording, scale, request.app.state.settings)
+    access.require_adjudicator(user, recording)
+    scale = scale_of(request)
+    data = await visible_ratings(user, recording, scale, settings_of(request))
     individual = [r for r in data["ratings"] if r["kind"] == "individual" and r["status"] == "submitted"]
-    context = {"recording": recording, "case": recording.session.case, "info": await recording_json(recording),
+    context = {"recording": recording, "case": recording.session.case, "info": await recording_json(request, recording),
                "data": data}
     if not data["all_submitted"] or len(individual) < 2:
         # As the consensus API answers: 409 until at least two assigned raters have all submitted.
         return render(request, "adjudicate.html", status_code=409, ready=False, individual=individual,
                       message="Adjudication starts when at least two assigned raters have all submitted.",
-                      **context, **scale_context(scale, phase_of(recording.session.number).value))
+                      **context, **scale_context(scale, recording.session.phase.value))
     consensus = next((r for r in data["ratings"] if r["kind"] == "consensus"), None)
     agreed = {row["item"]: next(iter(row["scores"].values())) for row in data["comparison"] if not row["differs"]}
     start = consensus or {"scores": {k: v for k, v in agreed.items() if v is not None}, "comments": {},
@@ -190,10 +164,12 @@ async def adjudicate_page(request: Request) -> Response:
     )
 
 
+RECORDING = "/recordings/{recording_id:int}"
+
 routes = [
-    Route("/queue", queue_page, methods=["GET"]),
-    Route("/recordings/{recording_id:int}/rate", rate_page, methods=["GET"]),
-    Route("/recordings/{recording_id:int}/ratings", ratings_page, methods=["GET"]),
-    Route("/recordings/{recording_id:int}/adjudicate", adjudicate_page, methods=["GET"]),
+    Route("/queue", queue_page, methods=["GET"], name="queue"),
+    Route(f"{RECORDING}/rate", rate_page, methods=["GET"], name="rate"),
+    Route(f"{RECORDING}/ratings", ratings_page, methods=["GET"], name="ratings"),
+    Route(f"{RECORDING}/adjudicate", adjudicate_page, methods=["GET"], name="adjudicate"),
 ]
 

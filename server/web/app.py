@@ -1,4 +1,5 @@
-"""The Starlette application: routes, middleware, and the lifespan that opens the database and starts the worker."""
+"""The Starlette application: routes, middleware, error pages, and the lifespan that opens the
+database and starts the in-process worker."""
 
 from __future__ import annotations
 
@@ -14,38 +15,35 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Mount
-from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 import web
 from rating.scale import load_scale
-from server import api, audit, pages, progress, rating_pages, ratings, speakers, suggestions
-from server.auth import TokenOrSessionBackend, on_auth_error
 from server.config import Settings
-from server.db import close_database, create_demo_accounts, format_demo_logins, open_database
+from server.db import close_database, open_database
+from server.errors import DomainError
+from server.services.accounts import create_demo_accounts, format_demo_logins
+from server.services.suggestions import SuggestionModel
+from server.web.auth import TokenOrSessionBackend, on_auth_error
+from server.web.deps import render
+from server.web.routes import routes
 from server.worker import TranscriptionWorker
 
 log = logging.getLogger("dit")
 
 
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
-async def http_error(request: Request, exc: HTTPException) -> Response:
+async def error_response(request: Request, exc: HTTPException | DomainError) -> Response:
+    """One answer for every refusal: `{"error": …}` (with per-field `errors`) from the API, an error
+    page (or the log-in page, for a signed-out reader) from the pages."""
     if request.url.path.startswith("/api/"):
         body = {"error": exc.detail}
         if errors := getattr(exc, "errors", None):
             body["errors"] = errors
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
     if exc.status_code == 401 and request.method == "GET":
-        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-    return pages.render(request, "error.html", status_code=exc.status_code, message=exc.detail)
+        login = request.app.url_path_for("login")
+        return RedirectResponse(f"{login}?next={quote(request.url.path)}", status_code=303)
+    return render(request, "error.html", status_code=exc.status_code, message=exc.detail)
 
 
 class SecurityHeaders:
@@ -78,6 +76,12 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def clock(seconds: float) -> str:  # replaced by transcription.formats.clock on merge
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
 def _log_failure(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("the on-model classifier could not be loaded", exc_info=task.exception())
@@ -85,8 +89,6 @@ def _log_failure(task: asyncio.Task) -> None:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = (settings or Settings.from_env()).prepare()
-    templates = Jinja2Templates(directory=str(web.TEMPLATES))
-    templates.env.filters["duration"] = format_duration
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -115,7 +117,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await close_database()
 
     app = Starlette(
-        routes=[*pages.routes, *rating_pages.routes, *api.routes, *ratings.routes, *progress.routes, *suggestions.routes, *audit.routes, *speakers.routes, Mount("/static", StaticFiles(directory=str(web.STATIC)), name="static")],
+        routes=routes(),
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(
@@ -128,11 +130,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
             Middleware(AuthenticationMiddleware, backend=TokenOrSessionBackend(), on_error=on_auth_error),
         ],
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={HTTPException: error_response, DomainError: error_response},
         lifespan=lifespan,
     )
+    templates = Jinja2Templates(directory=str(web.TEMPLATES))
+    templates.env.filters["duration"] = lambda seconds: "" if seconds is None else clock(seconds)
+    # Links in templates are built from the routes' names, as redirects are.
+    templates.env.globals["url"] = app.url_path_for
     app.state.settings = settings
     app.state.scale = load_scale(settings.scale_file)
-    app.state.suggestion_model = suggestions.SuggestionModel(settings)
+    app.state.suggestion_model = SuggestionModel(settings)
     app.state.templates = templates
     return app

@@ -1,4 +1,5 @@
-"""Stream a multipart upload straight to a file on disk, hashing and counting as it goes.
+"""Stream a multipart upload straight to a file on disk, hashing and counting as it goes, and hand
+the received recording to `services.recordings`.
 
 Starlette's own form parser spools files to the system temp directory with no size limit;
 recordings can be gigabytes, so they go to the data directory and are cut off at the limit.
@@ -10,16 +11,22 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from collections.abc import Callable
+
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
+
+from server.config import Settings
+from server.errors import DomainError, Invalid, TooLarge
+from server.models import Case, Recording, User
+from server.services.recordings import ReceivedFile, accept_recording, staging
 
 MAX_FIELD_BYTES = 64 * 1024
 
 
-class UploadTooLarge(HTTPException):
+class UploadTooLarge(TooLarge):
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"The recording is larger than the limit of {format_bytes(limit)}.")
+        super().__init__(f"The recording is larger than the limit of {format_bytes(limit)}.")
 
 
 def format_bytes(size: int) -> str:
@@ -45,14 +52,14 @@ def check_filename(filename: str) -> str:
     """Browsers send a base name; anything path-like is a client doing something odd."""
     name = filename.strip()
     if not name:
-        raise HTTPException(400, "The uploaded file has no name.")
+        raise Invalid("The uploaded file has no name.")
     if (
         PurePosixPath(name).name != name
         or PureWindowsPath(name).name != name
         or name in {".", ".."}
         or "\x00" in name
     ):
-        raise HTTPException(400, "The file name must be a plain name, not a path.")
+        raise Invalid("The file name must be a plain name, not a path.")
     return name
 
 
@@ -63,7 +70,7 @@ async def receive_upload(request: Request, destination: Path, *, file_field: str
     """
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or b"boundary" not in params:
-        raise HTTPException(400, f"Send the recording as multipart/form-data with a field named '{file_field}'.")
+        raise Invalid(f"Send the recording as multipart/form-data with a field named '{file_field}'.")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + MAX_FIELD_BYTES:
         raise UploadTooLarge(limit)
@@ -95,7 +102,7 @@ async def receive_upload(request: Request, destination: Path, *, file_field: str
         state["name"] = name
         if b"filename" in options:
             if name != file_field or upload.path is not None:
-                raise HTTPException(400, f"Send exactly one file, in the field '{file_field}'.")
+                raise Invalid(f"Send exactly one file, in the field '{file_field}'.")
             upload.filename = check_filename(options[b"filename"].decode("utf-8", "replace"))
             upload.path = destination
             sink = open(destination, "wb")
@@ -111,7 +118,7 @@ async def receive_upload(request: Request, destination: Path, *, file_field: str
         else:
             state["buffer"] += chunk
             if len(state["buffer"]) > MAX_FIELD_BYTES:
-                raise HTTPException(400, "A form field is too long.")
+                raise Invalid("A form field is too long.")
 
     def on_part_end():
         if sink is not None and not sink.closed and state["name"] == file_field:
@@ -136,17 +143,29 @@ async def receive_upload(request: Request, destination: Path, *, file_field: str
             parser.write(chunk)
         parser.finalize()
         if upload.path is None:
-            raise HTTPException(400, f"No file was sent: choose a recording for the field '{file_field}'.")
+            raise Invalid(f"No file was sent: choose a recording for the field '{file_field}'.")
         if sink is not None and not sink.closed:
-            raise HTTPException(400, "The upload ended before the file was complete.")
+            raise Invalid("The upload ended before the file was complete.")
     except BaseException as exc:
         if sink is not None:
             sink.close()
         destination.unlink(missing_ok=True)
-        if isinstance(exc, HTTPException):
+        if isinstance(exc, DomainError):
             raise
         if isinstance(exc, Exception) and type(exc).__module__.startswith("python_multipart"):
-            raise HTTPException(400, "The upload is not valid multipart/form-data.") from exc
+            raise Invalid("The upload is not valid multipart/form-data.") from exc
         raise
     upload.sha256 = digest.hexdigest()
     return upload
+
+
+async def receive_recording(request: Request, settings: Settings, case: Case, number: int, uploader: User,
+                            check_fields: Callable[[dict[str, str]], None] | None = None) -> Recording:
+    """Receive the request's recording and accept it for the session. `check_fields` sees the form's
+    other fields (a page's CSRF token) before anything is kept."""
+    with staging(settings) as staged:
+        upload = await receive_upload(request, staged.upload, file_field="file", limit=settings.max_upload_bytes)
+        if check_fields is not None:
+            check_fields(upload.fields)
+        received = ReceivedFile(upload.filename or "", upload.size, upload.sha256)
+        return await accept_recording(settings, staged, received, case, number, uploader)

@@ -1,0 +1,52 @@
+"""The errors services raise. They know nothing of HTTP; `server.web.app` maps each to its status
+code and the same `{"error": …}` body (or error page) for every route."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class DomainError(Exception):
+    """Something the caller asked for cannot be done; `message` says why, in words a user can act on."""
+
+    status_code = 400
+
+    def __init__(self, message: str, errors: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.detail = message
+        # Per-field problems (a rating form's items), shown beside each field.
+        self.errors = dict(errors) if errors else None
+
+
+class Invalid(DomainError):
+    """The request's values cannot be used (a bad date, a missing field)."""
+
+    status_code = 400
+
+
+class Forbidden(DomainError):
+    """The caller may see the thing but not do this to it."""
+
+    status_code = 403
+
+
+class NotFound(DomainError):
+    """No such thing, or one the caller may not see: its existence is not disclosed."""
+
+    status_code = 404
+
+
+class Conflict(DomainError):
+    """Not possible in the thing's present state (already submitted, not transcribed yet)."""
+
+    status_code = 409
+
+
+class TooLarge(DomainError):
+    status_code = 413
+
+
+class Unprocessable(DomainError):
+    """Well-formed but wrong: not media, scores off the scale; `errors` says which field."""
+
+    status_code = 422

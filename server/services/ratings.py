@@ -1,0 +1,298 @@
+"""Competence rating: drafts, submission, the blind comparison of double ratings, adjudication,
+release of the official result, reopening, and the export.
+
+Blindness: a rater sees only their own rating until every assigned rater has submitted
+(`access.ratings_shown` decides). The trainee sees the official result (the consensus, or the only
+rating) once a course lead releases it.
+"""
+
+from __future__ import annotations
+
+from tortoise.transactions import in_transaction
+
+from rating.scale import Scale
+from rating.scoring import RatingError, score_rating, validate_scores
+from server import access
+from server.clock import now
+from server.config import Settings
+from server.errors import Conflict, Invalid, NotFound, Unprocessable
+from server.models import Rating, RatingAction, RatingEvent, RatingKind, RatingStatus, Recording, User
+from server.services.assignments import assigned_ids
+from server.services.transcripts import segment_count
+
+
+async def individual_ratings(recording: Recording) -> list[Rating]:
+    return await Rating.filter(recording=recording, kind=RatingKind.INDIVIDUAL).select_related("rater").order_by("id")
+
+
+async def all_submitted(recording: Recording) -> bool:
+    raters = await assigned_ids(recording)
+    submitted = {
+        r.rater_id for r in await individual_ratings(recording) if r.status == RatingStatus.SUBMITTED
+    }
+    return bool(raters) and raters <= submitted
+
+
+async def official_rating(recording: Recording) -> Rating | None:
+    """The tape's result: the submitted consensus, or the one submitted rating of a single-rated tape."""
+    consensus = await Rating.get_or_none(
+        recording=recording, kind=RatingKind.CONSENSUS, status=RatingStatus.SUBMITTED
+    ).select_related("rater")
+    if consensus is not None:
+        return consensus
+    submitted = [r for r in await individual_ratings(recording) if r.status == RatingStatus.SUBMITTED]
+    if len(submitted) == 1 and len(await assigned_ids(recording)) == 1:
+        return submitted[0]
+    return None
+
+
+def rating_json(rating: Rating, scale: Scale, *, rater_label: str | None = None) -> dict:
+    return {
+        "id": rating.id,
+        "recording": rating.recording_id,
+        "rater": rater_label or rating.rater.username,
+        "kind": rating.kind.value,
+        "status": rating.status.value,
+        "scale_version": rating.scale_version,
+        "phase": rating.phase.value,
+        "scores": rating.scores,
+        "comments": rating.comments,
+        "evidence": rating.evidence,
+        "overall_comment": rating.overall_comment,
+        "total": rating.total,
+        "mean": None if rating.mean is None else round(rating.mean, 2),
+        "passed": rating.passed,
+        "reasons": rating.reasons,
+        "updated_at": rating.updated_at.isoformat(),
+        "submitted_at": rating.submitted_at.isoformat() if rating.submitted_at else None,
+    }
+
+
+def comparison(ratings: list[Rating], scale: Scale, labels: dict[int, str]) -> list[dict]:
+    """Item by item, each rater's score and whether they differ."""
+    if not ratings:
+        return []
+    rows = []
+    for item in scale.items_for(ratings[0].phase):
+        scores = {labels[r.id]: r.scores.get(item.id) for r in ratings}
+        values = {v for v in scores.values() if v is not None}
+        rows.append({"item": item.id, "title": item.title, "scores": scores, "differs": len(values) > 1,
+                     "spread": (max(values) - min(values)) if values else None})
+    return rows
+
+
+# --- the form's input -------------------------------------------------------------------------
+
+
+def parse_rating_body(body: dict, scale: Scale, phase: str, segment_count: int | None) -> dict:
+    """Turn a draft's JSON into clean fields, refusing what cannot be saved (item by item)."""
+    scores = body.get("scores", {})
+    if not isinstance(scores, dict):
+        raise Invalid("'scores' must be an object mapping item ids to scores.")
+    try:
+        validate_scores(scale, phase, scores, complete=False)
+    except RatingError as exc:
+        raise Unprocessable(str(exc), exc.errors) from exc
+    comments = body.get("comments", {})
+    evidence = body.get("evidence", {})
+    if not isinstance(comments, dict) or not all(isinstance(v, str) for v in comments.values()):
+        raise Invalid("'comments' must map item ids to text.")
+    if not isinstance(evidence, dict):
+        raise Invalid("'evidence' must map item ids to lists of transcript segment numbers.")
+    phase_items = {item.id for item in scale.items_for(phase)}
+    for field_name, values in (("comments", comments), ("evidence", evidence)):
+        unknown = set(values) - phase_items
+        if unknown:
+            raise Unprocessable(f"'{field_name}' names items that are not on this phase's form: {', '.join(sorted(unknown))}.",
+                                {item: "Not on this form." for item in unknown})
+    for item_id, indexes in evidence.items():
+        if not isinstance(indexes, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in indexes):
+            raise Unprocessable("Evidence is a list of transcript segment numbers.", {item_id: "Evidence must be segment numbers."})
+        if segment_count is not None and any(not 0 <= i < segment_count for i in indexes):
+            raise Unprocessable(f"Evidence for '{item_id}' points at a segment the transcript does not have.",
+                                {item_id: "No such transcript segment."})
+    overall = body.get("overall_comment", "")
+    if not isinstance(overall, str):
+        raise Invalid("'overall_comment' must be text.")
+    return {
+        "scores": {k: v for k, v in scores.items() if v is not None},
+        "comments": {k: v for k, v in comments.items() if v.strip()},
+        "evidence": {k: sorted(set(v)) for k, v in evidence.items() if v},
+        "overall_comment": overall,
+    }
+
+
+async def my_rating(user: User, recording: Recording, scale: Scale) -> Rating:
+    rating, _ = await Rating.get_or_create(
+        recording=recording, rater=user, kind=RatingKind.INDIVIDUAL,
+        defaults={"scale_version": scale.version, "phase": recording.session.phase},
+    )
+    rating.rater = user
+    return rating
+
+
+def check_editable(rating: Rating, scale: Scale) -> None:
+    if rating.status == RatingStatus.SUBMITTED:
+        raise Conflict("This rating has been submitted and is locked; a course lead can reopen it.")
+    if rating.scale_version != scale.version:
+        raise Conflict(f"This rating was started on scale {rating.scale_version}, "
+                       f"but the scale in use is {scale.version}.")
+
+
+async def save_draft(user: User, recording: Recording, body: dict, scale: Scale, settings: Settings) -> Rating:
+    access.require_may_rate(user, settings)
+    rating = await my_rating(user, recording, scale)
+    check_editable(rating, scale)
+    fields = parse_rating_body(body, scale, rating.phase, await segment_count(recording))
+    for name, value in fields.items():
+        setattr(rating, name, value)
+    await rating.save()
+    return rating
+
+
+async def submit(user: User, rating: Rating, scale: Scale) -> Rating:
+    check_editable(rating, scale)
+    try:
+        validate_scores(scale, rating.phase, rating.scores, complete=True)
+    except RatingError as exc:
+        raise Unprocessable(str(exc), exc.errors) from exc
+    result = score_rating(scale, rating.phase, rating.scores)
+    async with in_transaction():
+        locked = await Rating.filter(id=rating.id, status=RatingStatus.DRAFT).update(
+            status=RatingStatus.SUBMITTED, total=result.total, mean=result.mean, passed=result.passed,
+            reasons=list(result.reasons), submitted_at=now(),
+        )
+        if not locked:
+            raise Conflict("This rating has already been submitted.")
+        await RatingEvent.create(rating=rating, actor=user, action=RatingAction.SUBMITTED)
+    await rating.refresh_from_db()
+    return rating
+
+
+async def submit_mine(user: User, recording: Recording, scale: Scale, settings: Settings) -> Rating:
+    access.require_may_rate(user, settings)
+    rating = await Rating.get_or_none(recording=recording, rater=user, kind=RatingKind.INDIVIDUAL)
+    if rating is None:
+        raise Conflict("There is no draft to submit: save your scores first.")
+    rating.rater = user
+    return await submit(user, rating, scale)
+
+
+async def visible_ratings(user: User, recording: Recording, scale: Scale, settings: Settings) -> dict:
+    """What this user may see of a recording's ratings, with the item-by-item comparison once all are in."""
+    raters = await assigned_ids(recording)
+    everyone_in = await all_submitted(recording)
+    individual = await individual_ratings(recording)
+    consensus = await Rating.get_or_none(recording=recording, kind=RatingKind.CONSENSUS).select_related("rater")
+    official = await official_rating(recording)
+    anonymise = access.anonymise_raters_for(user, settings)
+    labels = {r.id: (f"Rater {i}" if anonymise else r.rater.username) for i, r in enumerate(individual, 1)}
+    if consensus is not None:
+        labels[consensus.id] = "Consensus"
+    shown = await access.ratings_shown(user, recording, raters=raters, everyone_in=everyone_in, individual=individual,
+                                       consensus=consensus, official=official)
+    visible_individual = [r for r in shown if r.kind == RatingKind.INDIVIDUAL and r.status == RatingStatus.SUBMITTED]
+    return {
+        "recording": recording.id,
+        "raters": len(raters),
+        "all_submitted": everyone_in,
+        "released": recording.feedback_released_at is not None,
+        "official": official.id if official and official in shown else None,
+        "ratings": [rating_json(r, scale, rater_label=labels[r.id]) for r in shown],
+        "comparison": comparison(visible_individual, scale, labels) if everyone_in and len(visible_individual) > 1 else [],
+    }
+
+
+async def reopen(user: User, rating_id: int, reason: str, scale: Scale) -> Rating:
+    """A submitted rating back to draft, with the reason kept. The feedback that rested on it is
+    withdrawn until it is released again."""
+    access.require_lead(user)
+    rating = await Rating.get_or_none(id=rating_id).select_related("rater", "recording")
+    if rating is None:
+        raise NotFound("No such rating.")
+    reason = reason.strip()
+    if not reason:
+        raise Invalid("Say why the rating is reopened: 'reason' is required.")
+    async with in_transaction():
+        reopened = await Rating.filter(id=rating.id, status=RatingStatus.SUBMITTED).update(
+            status=RatingStatus.DRAFT, total=None, mean=None, passed=None, reasons=[], submitted_at=None)
+        if not reopened:
+            raise Conflict("Only a submitted rating can be reopened.")
+        await RatingEvent.create(rating=rating, actor=user, action=RatingAction.REOPENED, reason=reason)
+        await Recording.filter(id=rating.recording_id).update(feedback_released_at=None)
+    await rating.refresh_from_db()
+    return rating
+
+
+async def release(user: User, recording: Recording) -> Rating:
+    """Release the official result to the trainee; returns it."""
+    access.require_lead(user)
+    official = await official_rating(recording)
+    if official is None:
+        raise Conflict("There is no result to release yet: every rater must submit, and a "
+                       "double-rated tape needs a consensus rating.")
+    await Recording.filter(id=recording.id).update(feedback_released_at=now())
+    await RatingEvent.create(rating=official, actor=user, action=RatingAction.RELEASED)
+    return official
+
+
+async def consensus(user: User, recording: Recording, scale: Scale, body: dict | None = None) -> Rating:
+    """The adjudicated consensus of a double-rated tape, begun from the items the raters agreed on;
+    `body`, when given, is saved into the draft."""
+    access.require_adjudicator(user, recording)
+    individual = [r for r in await individual_ratings(recording) if r.status == RatingStatus.SUBMITTED]
+    if not await all_submitted(recording) or len(individual) < 2:
+        raise Conflict("Adjudication starts when at least two assigned raters have all submitted.")
+    agreed = {}
+    for item in scale.items_for(individual[0].phase):
+        values = {r.scores.get(item.id) for r in individual}
+        if len(values) == 1:
+            agreed[item.id] = values.pop()
+    rating, _ = await Rating.get_or_create(
+        recording=recording, kind=RatingKind.CONSENSUS,
+        defaults={"rater": user, "scale_version": scale.version, "phase": individual[0].phase, "scores": agreed},
+    )
+    await rating.fetch_related("rater")
+    if body is not None:
+        check_editable(rating, scale)
+        fields = parse_rating_body(body, scale, rating.phase, await segment_count(recording))
+        for name, value in fields.items():
+            setattr(rating, name, value)
+        rating.rater = user
+        await rating.save()
+    return rating
+
+
+async def submit_consensus(user: User, recording: Recording, scale: Scale) -> Rating:
+    """The consensus becomes the tape's official result; the original ratings are kept."""
+    access.require_adjudicator(user, recording)
+    rating = await Rating.get_or_none(recording=recording, kind=RatingKind.CONSENSUS).select_related("rater")
+    if rating is None:
+        raise Conflict("Start the consensus rating first (GET or PUT it).")
+    return await submit(user, rating, scale)
+
+
+EXPORT_COLUMNS = ["recording", "case", "session", "item", "rater", "kind", "score", "phase", "scale_version", "submitted_at"]
+
+
+async def export_rows(user: User) -> list[dict]:
+    """Every submitted rating in long format, one row per item (course leads)."""
+    access.require_lead(user)
+    rows = []
+    ratings = await Rating.filter(status=RatingStatus.SUBMITTED).select_related(
+        "rater", "recording__session__case").order_by("recording_id", "id")
+    for rating in ratings:
+        for item_id, score in rating.scores.items():
+            rows.append({
+                "recording": rating.recording_id,
+                "case": rating.recording.session.case.code,
+                "session": rating.recording.session.number,
+                "item": item_id,
+                "rater": rating.rater.username,
+                "kind": rating.kind.value,
+                "score": score,
+                "phase": rating.phase.value,
+                "scale_version": rating.scale_version,
+                "submitted_at": rating.submitted_at.isoformat(),
+            })
+    return rows

@@ -1,0 +1,169 @@
+"""The on-model classifier in the service: case IPAF versions, suggestions beside the rating form,
+and the supervisors' agree/disagree judgements that feed training. A suggestion is never a score."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+from rating.classifier import (
+    LABELS,
+    Example,
+    Ipaf,
+    OnModelClassifier,
+    default_model,
+    evidence_example,
+    load_newest_good,
+    supervisor_example,
+)
+from rating.phases import SESSIONS_PER_CASE
+from server import access
+from server.config import Settings
+from server.errors import Conflict, Invalid
+from server.models import (
+    Case,
+    CaseIpaf,
+    ClassifierJudgement,
+    Rating,
+    RatingStatus,
+    Recording,
+    User,
+)
+from server.services.transcripts import stored_transcript
+
+
+def classifier_dir(settings: Settings) -> Path:
+    return settings.models_dir / "on-model"
+
+
+class SuggestionModel:
+    """The newest good model, loaded once per process (training the seed model on first use)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._model: OnModelClassifier | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> OnModelClassifier:
+        with self._lock:
+            if self._model is None:
+                directory = classifier_dir(self.settings)
+                self._model = load_newest_good(directory) or default_model(directory)
+            return self._model
+
+    async def get(self) -> OnModelClassifier:
+        return await asyncio.to_thread(self._load)
+
+
+def ipaf_json(ipaf: CaseIpaf) -> dict:
+    return {
+        "version": ipaf.version,
+        "from_session": ipaf.from_session,
+        "self": ipaf.self_representation,
+        "other": ipaf.other_representation,
+        "affect": ipaf.affect,
+        "summary": ipaf.summary,
+        "created_at": ipaf.created_at.isoformat(),
+    }
+
+
+def as_ipaf(row: CaseIpaf) -> Ipaf:
+    return Ipaf(row.self_representation, row.other_representation, row.affect, row.summary)
+
+
+async def ipaf_for_session(case_id: int, session_number: int) -> CaseIpaf | None:
+    """The version current at that session: the newest that applies from it or an earlier session."""
+    return await CaseIpaf.filter(case_id=case_id, from_session__lte=session_number).order_by(
+        "-from_session", "-version").first()
+
+
+async def ipaf_versions(case: Case) -> list[CaseIpaf]:
+    """Newest first."""
+    return await CaseIpaf.filter(case=case).order_by("-version")
+
+
+async def add_ipaf(user: User, case: Case, body: dict) -> CaseIpaf:
+    access.require_may_record_ipaf(user, case)
+    fields = {name: str(body.get(name, "")).strip() for name in ("self", "other", "affect", "summary")}
+    missing = [name for name in ("self", "other", "affect") if not fields[name]]
+    if missing:
+        raise Invalid(f"An IPAF needs its self representation, other representation and linking "
+                                 f"affect; missing: {', '.join(missing)}.")
+    if any(len(value) > 2000 for value in fields.values()):
+        raise Invalid("Keep each part of the IPAF under 2,000 characters.")
+    try:
+        from_session = int(body.get("from_session") or 1)
+    except (TypeError, ValueError) as exc:
+        raise Invalid("'from_session' is a session number.") from exc
+    if not 1 <= from_session <= SESSIONS_PER_CASE:
+        raise Invalid(f"'from_session' is between 1 and {SESSIONS_PER_CASE}.")
+    latest = await CaseIpaf.filter(case=case).order_by("-version").first()
+    return await CaseIpaf.create(
+        case=case, version=(latest.version + 1) if latest else 1, from_session=from_session,
+        self_representation=fields["self"], other_representation=fields["other"], affect=fields["affect"],
+        summary=fields["summary"], created_by=user)
+
+
+async def suggestion_for(user: User, recording: Recording, model: SuggestionModel) -> dict:
+    await access.require_may_see_suggestion(user, recording)
+    transcript = await stored_transcript(recording)
+    if transcript is None:
+        raise Conflict("There is no transcript to classify yet.")
+    row = await ipaf_for_session(recording.session.case_id, recording.session.number)
+    if row is None:
+        raise Conflict("Record the case's IPAF first: the suggestion is judged against it.")
+    classifier = await model.get()
+    result = await asyncio.to_thread(classifier.classify, transcript.data, as_ipaf(row), recording.session.phase)
+    return {**result, "ipaf": ipaf_json(row), "note": "A suggestion to guide listening, never a score."}
+
+
+async def record_judgement(user: User, recording: Recording, body: dict) -> dict:
+    """A rater agreeing or disagreeing with one suggestion; kept as training data."""
+    await access.require_may_judge_suggestion(user, recording)
+    label = body.get("label")
+    if label not in LABELS:
+        raise Invalid(f"'label' is one of {', '.join(LABELS)}.")
+    if not isinstance(body.get("agree"), bool) or not isinstance(body.get("suggested", True), bool):
+        raise Invalid("'agree' (and 'suggested', if given) must be true or false.")
+    transcript = await stored_transcript(recording)
+    segments = transcript.data["segments"] if transcript else []
+    index = body.get("segment")
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(segments):
+        raise Invalid("'segment' must be the number of a segment of this transcript.")
+    value = body.get("suggested", True) == body["agree"]
+    await ClassifierJudgement.update_or_create(
+        recording=recording, segment_index=index, label=label, judged_by=user, defaults={"value": value})
+    return {"segment": index, "label": label, "value": value}
+
+
+async def supervisor_examples() -> list[Example]:
+    """Every judgement and every evidence mark made while rating, as training examples."""
+    examples: list[Example] = []
+    transcripts: dict[int, list] = {}
+
+    async def context(recording: Recording):
+        if recording.id not in transcripts:
+            row = await stored_transcript(recording)
+            transcripts[recording.id] = row.data["segments"] if row else []
+        ipaf = await ipaf_for_session(recording.session.case_id, recording.session.number)
+        return transcripts[recording.id], ipaf
+
+    for judgement in await ClassifierJudgement.all().select_related("recording__session__case"):
+        segments, ipaf = await context(judgement.recording)
+        if ipaf is not None and judgement.segment_index < len(segments):
+            text = segments[judgement.segment_index]["text"]
+            examples.append(supervisor_example(judgement.recording.session.case.code, text, as_ipaf(ipaf),
+                                               judgement.label, judgement.value))
+    for rating in await Rating.filter(status=RatingStatus.SUBMITTED).select_related("recording__session__case"):
+        segments, ipaf = await context(rating.recording)
+        if ipaf is None:
+            continue
+        for item_id, indexes in rating.evidence.items():
+            for index in indexes:
+                if index < len(segments):
+                    example = evidence_example(rating.recording.session.case.code, segments[index]["text"],
+                                               as_ipaf(ipaf), item_id)
+                    if example is not None:
+                        examples.append(example)
+    return examples

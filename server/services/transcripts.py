@@ -1,0 +1,51 @@
+"""Reading a recording's transcript: the one way every route, page and service reads it.
+
+The stored transcript already carries people's corrections (they are applied when made, and again
+after re-transcription), so what is read here is what a rater should see. Who may read it is the
+same as who may read the recording (`access.readable_recording`), decided before coming here.
+"""
+
+from __future__ import annotations
+
+from server.errors import Conflict
+from server.models import Recording, Transcript
+from server.services.recordings import latest_job
+from transcription.transcript import Transcript as TranscriptData
+
+
+async def stored_transcript(recording: Recording) -> Transcript | None:
+    return await Transcript.get_or_none(recording_id=recording.id)
+
+
+async def read_transcript(recording: Recording) -> TranscriptData:
+    """The transcript, or `Conflict` saying how far transcription has got."""
+    row = await stored_transcript(recording)
+    if row is None:
+        job = await latest_job(recording)
+        state = f"{job.status.value}, {job.progress * 100:.0f}%" if job else "not queued"
+        raise Conflict(f"The transcript is not ready yet ({state}).")
+    return TranscriptData.from_dict(row.data)
+
+
+async def transcript_segments(recording: Recording) -> list[dict] | None:
+    """Each line's index, times, speaker (with its confidence) and text, or None while there is no transcript."""
+    row = await stored_transcript(recording)
+    if row is None:
+        return None
+    return [
+        {"index": i, "start": s["start"], "end": s["end"], "speaker": s.get("speaker"),
+         "speaker_confidence": s.get("speaker_confidence"), "text": s["text"]}
+        for i, s in enumerate(row.data.get("segments", []))
+    ]
+
+
+async def segment_count(recording: Recording) -> int | None:
+    row = await stored_transcript(recording)
+    return len(row.data.get("segments", [])) if row else None
+
+
+async def quality_flag(recording_id: int) -> str | None:
+    """Why the recording failed a quality gate, for the queue and the rating page; None if it passed
+    (or is not transcribed yet)."""
+    speakers = await Transcript.filter(recording_id=recording_id).values_list("speakers", flat=True)
+    return (speakers[0] or {}).get("flag") if speakers else None

@@ -1,0 +1,155 @@
+"""Recordings: upload, transcription status and retry, the transcript, the media, speaker corrections."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from server import access
+from server.errors import Invalid, NotFound
+from server.services import recordings, speakers
+from server.services.cases import check_session_number
+from server.services.transcripts import read_transcript
+from server.web.deps import api_user, json_body, settings_of
+from server.web.serialise import recording_json
+from server.web.uploads import receive_recording
+from transcription.formats import FORMATS, MEDIA_TYPES
+
+
+async def upload_recording(request: Request) -> JSONResponse:
+    """
+    summary: Upload (or replace) a session's recording; it is queued for transcription.
+    description: Audio or video (wav, mp3, m4a, flac, ogg, opus, mp4, mov, webm...) in the multipart field `file`.
+    requestBody:
+      content:
+        multipart/form-data:
+          schema: {type: object, required: [file], properties: {file: {type: string, format: binary}}}
+    responses:
+      201: {description: The accepted recording and its job status.}
+      400: {description: No file, empty file, or a path-like file name.}
+      413: {description: Larger than the configured limit.}
+      422: {description: Not media, no audio track, or zero duration.}
+    """
+    user = api_user(request)
+    case = await access.readable_case(user, request.path_params["case_id"])
+    access.require_uploader(user, case)
+    number = check_session_number(request.path_params["number"])
+    recording = await receive_recording(request, settings_of(request), case, number, user)
+    recording = await access.readable_recording(user, recording.id)
+    return JSONResponse(await recording_json(request, recording), status_code=201)
+
+
+async def get_recording(request: Request) -> JSONResponse:
+    """
+    summary: A recording's transcription status, progress (percent) and error.
+    responses:
+      200: {description: "{id, status: queued|running|done|failed, progress, error, ...}"}
+      404: {description: No such recording.}
+    """
+    recording = await access.readable_recording(api_user(request), request.path_params["recording_id"])
+    return JSONResponse(await recording_json(request, recording))
+
+
+async def retry_recording(request: Request) -> JSONResponse:
+    """
+    summary: Queue a failed transcription again.
+    responses:
+      202: {description: Queued.}
+      409: {description: The transcription has not failed.}
+    """
+    user = api_user(request)
+    recording = await access.readable_recording(user, request.path_params["recording_id"])
+    await recordings.retry(user, recording, settings_of(request))
+    return JSONResponse(await recording_json(request, recording), status_code=202)
+
+
+async def submit_for_assessment(request: Request) -> JSONResponse:
+    """
+    summary: The trainee puts this recording forward for assessment.
+    responses:
+      200: {description: Marked.}
+      403: {description: Not the trainee's own recording.}
+    """
+    user = api_user(request)
+    recording = await access.readable_recording(user, request.path_params["recording_id"])
+    await recordings.put_forward_for_assessment(user, recording)
+    return JSONResponse({"recording": recording.id, "submitted_for_assessment": True})
+
+
+async def get_transcript(request: Request) -> Response:
+    """
+    summary: The transcript as JSON, or as WebVTT, SRT or plain text.
+    parameters:
+      - {name: format, in: query, schema: {type: string, enum: [json, vtt, srt, txt]}}
+      - {name: download, in: query, schema: {type: boolean}, description: Send as an attachment.}
+    responses:
+      200: {description: "JSON: {language, engine, model, duration, segments: [{start, end, speaker, text, words}]}"}
+      409: {description: Not transcribed yet.}
+    """
+    fmt = request.query_params.get("format", "json")
+    if fmt not in FORMATS:
+        raise Invalid(f"Unknown format '{fmt}'; use one of {', '.join(FORMATS)}.")
+    recording = await access.readable_recording(api_user(request), request.path_params["recording_id"])
+    transcript = await read_transcript(recording)
+    headers = {"Cache-Control": "no-store"}
+    if request.query_params.get("download"):
+        case = recording.session.case
+        headers["Content-Disposition"] = f'attachment; filename="{case.code}-session{recording.session.number:02d}.{fmt}"'
+    return Response(FORMATS[fmt](transcript), media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+async def get_media(request: Request) -> FileResponse:
+    """
+    summary: The original recording, for playback (supports HTTP range requests).
+    responses:
+      200: {description: The media file.}
+      206: {description: A byte range of it.}
+    """
+    recording = await access.readable_recording(api_user(request), request.path_params["recording_id"])
+    path = recordings.original_path(settings_of(request), recording)
+    if not path.exists():
+        raise NotFound("The recording's file is missing from storage.")
+    return FileResponse(path, media_type=recording.media_type, headers={"Cache-Control": "private, no-store"})
+
+
+async def post_swap(request: Request) -> JSONResponse:
+    """
+    summary: Swap therapist and patient throughout the transcript (kept across re-transcription).
+    responses:
+      200: {description: The corrected transcript.}
+      409: {description: No transcript yet, or no patient to swap with.}
+    """
+    return JSONResponse(await speakers.swap(api_user(request), request.path_params["recording_id"]))
+
+
+async def post_speaker(request: Request) -> JSONResponse:
+    """
+    summary: Give the words between start and end to a speaker (splits or merges segments; kept across re-transcription).
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, required: [start, end, speaker], properties: {start: {type: number}, end: {type: number}, speaker: {type: string, enum: [therapist, patient], nullable: true}}}
+    responses:
+      200: {description: The corrected transcript.}
+      400: {description: Bad times or speaker.}
+      409: {description: No transcript yet.}
+    """
+    recording, row = await speakers.correctable(api_user(request), request.path_params["recording_id"])
+    body = await json_body(request)
+    correction = speakers.speaker_correction(body.get("start"), body.get("end"), body.get("speaker"))
+    return JSONResponse(await speakers.save_correction(recording, row, correction))
+
+
+RECORDING = "/recordings/{recording_id:int}"
+
+routes = [
+    Route("/cases/{case_id:int}/sessions/{number:int}/recording", upload_recording, methods=["POST"], name="upload"),
+    Route(RECORDING, get_recording, methods=["GET"], name="recording"),
+    Route(f"{RECORDING}/retry", retry_recording, methods=["POST"], name="retry"),
+    Route(f"{RECORDING}/submit-for-assessment", submit_for_assessment, methods=["POST"], name="put_forward"),
+    Route(f"{RECORDING}/transcript", get_transcript, methods=["GET"], name="transcript"),
+    Route(f"{RECORDING}/media", get_media, methods=["GET"], name="media"),
+    Route(f"{RECORDING}/speakers/swap", post_swap, methods=["POST"], name="speakers_swap"),
+    Route(f"{RECORDING}/speakers", post_speaker, methods=["POST"], name="speakers"),
+]

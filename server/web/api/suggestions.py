@@ -1,0 +1,48 @@
+"""On-model suggestions beside the rating form, and the raters' judgements of them."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from server import access
+from server.services import suggestions
+from server.web.deps import api_user, json_body
+
+
+async def get_suggestion(request: Request) -> JSONResponse:
+    """
+    summary: The classifier's suggestion for a session (per therapist segment, IPAF reference and transference link probabilities; a verdict with reasons and evidence).
+    responses:
+      200: {description: "{segments: [{index, ipaf_reference, transference_link}], session: {verdict, reasons, evidence}, ipaf}"}
+      409: {description: No transcript or no IPAF yet.}
+    """
+    user = api_user(request)
+    recording = await access.readable_recording(user, request.path_params["recording_id"])
+    return JSONResponse(await suggestions.suggestion_for(user, recording, request.app.state.suggestion_model))
+
+
+async def post_judgement(request: Request) -> JSONResponse:
+    """
+    summary: Agree or disagree with one suggestion; the judgement becomes training data.
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, required: [segment, label, agree], properties: {segment: {type: integer}, label: {type: string, enum: [ipaf_reference, transference_link]}, agree: {type: boolean}, suggested: {type: boolean, description: "what the suggestion said (default true)"}}}
+    responses:
+      201: {description: Recorded.}
+    """
+    user = api_user(request)
+    recording = await access.readable_recording(user, request.path_params["recording_id"])
+    await access.require_may_judge_suggestion(user, recording)
+    judgement = await suggestions.record_judgement(user, recording, await json_body(request))
+    return JSONResponse(judgement, status_code=201)
+
+
+RECORDING = "/recordings/{recording_id:int}"
+
+routes = [
+    Route(f"{RECORDING}/suggestion", get_suggestion, methods=["GET"], name="suggestion"),
+    Route(f"{RECORDING}/suggestion/judgements", post_judgement, methods=["POST"], name="judgement"),
+]

@@ -1,0 +1,102 @@
+"""What every handler needs from a request: the signed-in user, the settings, the scale, the body.
+
+API callers authenticate with a bearer token or the page's cookie session; a cookie-authenticated
+write must also carry the CSRF token (header for the API, form field for pages).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from rating.scale import Scale
+from server import access
+from server.config import Settings
+from server.errors import Forbidden, Invalid
+from server.models import User
+from server.security import csrf_matches, csrf_token
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def scale_of(request: Request) -> Scale:
+    return request.app.state.scale
+
+
+def api_user(request: Request) -> User:
+    """The caller, or 401. Cookie-authenticated writes must also carry the CSRF token header."""
+    if not request.user.is_authenticated:
+        raise HTTPException(401, "Log in first: POST /api/token, then send 'Authorization: Bearer <token>'.")
+    if (
+        "session" in request.auth.scopes
+        and request.method not in SAFE_METHODS
+        and not csrf_matches(request.session, request.headers.get("x-csrf-token"))
+    ):
+        raise Forbidden("Missing or wrong X-CSRF-Token header for a cookie-authenticated request.")
+    return request.user
+
+
+def page_user(request: Request) -> User:
+    if not request.user.is_authenticated:
+        raise HTTPException(401, "Please log in.")
+    return request.user
+
+
+async def json_body(request: Request) -> dict:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        return dict(await request.form())
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Invalid("The request body is not valid JSON.") from exc
+    if not isinstance(body, dict):
+        raise Invalid("The request body must be a JSON object.")
+    return body
+
+
+def check_csrf(request: Request, fields) -> None:
+    if not csrf_matches(request.session, fields.get("csrf_token")):
+        raise Forbidden("This form has expired or did not come from this site. Reload the page and try again.")
+
+
+async def checked_form(request: Request) -> FormData:
+    form = await request.form()
+    check_csrf(request, form)
+    return form
+
+
+def render(request: Request, template: str, status_code: int = 200, **context) -> Response:
+    templates = request.app.state.templates
+    user = request.user if request.user.is_authenticated else None
+    context.setdefault("user", user)
+    context.setdefault("is_lead", user is not None and access.sees_everything(user))
+    context["csrf_token"] = csrf_token(request.session)
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def redirect(request: Request, name: str, *, query: str = "", fragment: str = "", **params) -> RedirectResponse:
+    """303 See Other to a named page, as after every form."""
+    url = request.app.url_path_for(name, **params)
+    return RedirectResponse(f"{url}{'?' + query if query else ''}{'#' + fragment if fragment else ''}",
+                            status_code=303)
+
+
+def csv_response(columns, rows, filename: str) -> Response:
+    """A table as a CSV download; None becomes an empty cell."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(["" if value is None else value for value in row] for row in rows)
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

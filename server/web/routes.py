@@ -1,0 +1,34 @@
+"""Every route of the service, grouped by feature and named: `url_path_for("recording", recording_id=…)`
+builds a page's URL and `url_path_for("api:recording", …)` the API's (templates call it `url`)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+import web
+from server.web.api import accounts as api_accounts
+from server.web.api import audit as api_audit
+from server.web.api import cases as api_cases
+from server.web.api import progress as api_progress
+from server.web.api import ratings as api_ratings
+from server.web.api import recordings as api_recordings
+from server.web.api import suggestions as api_suggestions
+from server.web.api.openapi import openapi
+from server.web.pages import accounts, audit, cases, progress, rating, recordings
+
+
+def routes() -> list[BaseRoute]:
+    api = [
+        *api_accounts.routes, *api_cases.routes, *api_recordings.routes, *api_ratings.routes,
+        *api_suggestions.routes, *api_progress.routes, *api_audit.routes,
+        Route("/openapi.json", openapi, methods=["GET"], include_in_schema=False, name="openapi"),
+    ]
+    pages = [
+        *accounts.routes, *cases.routes, *recordings.routes, *rating.routes, *progress.routes, *audit.routes,
+    ]
+    return [
+        Mount("/api", routes=api, name="api"),
+        *pages,
+        Mount("/static", StaticFiles(directory=str(web.STATIC)), name="static"),
+    ]

@@ -1,0 +1,88 @@
+"""What the API and the pages show of each thing: plain dicts built from the database rows, with
+links built from the routes' names."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from server.models import Case, Recording, Role, TranscriptionJob, User
+from server.services.assignments import queue_for
+from server.services.cases import SessionSlot
+from server.services.recordings import latest_job
+
+
+def user_json(user: User) -> dict:
+    data = {"id": user.id, "username": user.username, "name": user.name, "role": user.role.value}
+    if user.role == Role.SUPERVISOR:
+        data["accredited"] = user.accredited
+        data["accredited_on"] = user.accredited_on.isoformat() if user.accredited_on else None
+    return data
+
+
+def job_json(job: TranscriptionJob | None) -> dict:
+    if job is None:
+        return {"status": None, "progress": 0.0, "error": None}
+    return {
+        "status": job.status.value,
+        "progress": round(job.progress * 100, 1),
+        "error": job.error,
+        "engine": job.engine,
+        "model": job.model,
+        "attempts": job.attempts,
+    }
+
+
+async def recording_json(request: Request, recording: Recording) -> dict:
+    session = recording.session
+    url = request.app.url_path_for
+    return {
+        "id": recording.id,
+        "case": session.case_id,
+        "session": session.number,
+        "phase": session.phase.value,
+        "is_current": recording.is_current,
+        "uploaded_at": recording.created_at.isoformat(),
+        "duration": round(recording.duration, 3),
+        "media_type": recording.media_type,
+        "size_bytes": recording.size_bytes,
+        "sha256": recording.sha256,
+        "has_video": recording.has_video,
+        **job_json(await latest_job(recording)),
+        "links": {
+            "self": url("api:recording", recording_id=recording.id),
+            "transcript": url("api:transcript", recording_id=recording.id),
+            "media": url("api:media", recording_id=recording.id),
+            "page": url("recording", recording_id=recording.id),
+        },
+    }
+
+
+def case_json(request: Request, case: Case) -> dict:
+    url = request.app.url_path_for
+    return {
+        "id": case.id,
+        "code": case.code,
+        "trainee": user_json(case.trainee),
+        "created_at": case.created_at.isoformat(),
+        "links": {"self": url("api:case", case_id=case.id), "page": url("case", case_id=case.id)},
+    }
+
+
+async def sessions_json(request: Request, slots: list[SessionSlot]) -> list[dict]:
+    """All sixteen sessions, each with its phase and current recording (or None)."""
+    return [
+        {"number": slot.number, "phase": slot.phase.value,
+         "recording": await recording_json(request, slot.recording) if slot.recording else None}
+        for slot in slots
+    ]
+
+
+async def queue_json(request: Request, user: User) -> list[dict]:
+    """What awaits the supervisor's rating, oldest assignment first."""
+    return [{
+        **await recording_json(request, entry.recording),
+        "quality_flag": entry.quality_flag,
+        "case_code": entry.recording.session.case.code,
+        "assigned_at": entry.assignment.created_at.isoformat(),
+        "my_rating": entry.my_rating.status.value if entry.my_rating else None,
+    } for entry in await queue_for(user)]
