@@ -302,8 +302,7 @@ def report_of(ratings: pd.DataFrame, level: str, n_boot: int) -> tuple[dict, str
 
 def rater_panel(ratings: pd.DataFrame, reference: pd.DataFrame | None, band: float,
                 names: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """`rater_bias` with each rater's name and a flag where their mean difference from the others, or
-    from the reference scores, is at least `band` score points."""
+    """`rater_bias` with each rater's name; its flags follow `rating.agreement.flag_raters` at `band`."""
     columns = TABLES["raters"][1]
     if ratings.empty:
         return pd.DataFrame(columns=columns)
@@ -311,17 +310,6 @@ def rater_panel(ratings: pd.DataFrame, reference: pd.DataFrame | None, band: flo
     table = _quiet(rater_bias, ratings, reference, band=band)
     names = names or {}
     table.insert(1, "name", [names.get(rater, rater) for rater in table["rater"]])
-    flags = []
-    for row in table.itertuples(index=False):
-        reasons = []
-        others, against = _number(row.mean_difference), _number(row.reference_mean_difference)
-        if others is not None and abs(others) >= band:
-            reasons.append(f"{'lenient' if others > 0 else 'severe'} against the others ({others:+.2f})")
-        if against is not None and abs(against) >= band:
-            reasons.append(f"{'lenient' if against > 0 else 'severe'} against the reference ({against:+.2f})")
-        flags.append("; ".join(reasons))
-    table["flagged"] = [bool(flag) for flag in flags]
-    table["flag"] = flags
     return table[columns]
 
 

@@ -10,12 +10,12 @@ Every function returns a tidy table (or, for the CLI, a JSON-ready dict).
 - `reliability`: ICC and Krippendorff's alpha tables (and the choice of ICC design);
 - `kappa`: Cohen's kappa of rater pairs, Fleiss' kappa of pass/fail decisions;
 - `report`: total scores, agreement per item or phase, and what `dit agreement` prints;
-- `raters`: each rater's bias, drift and trend.
+- `raters`: each rater's bias, the flag it earns, drift and trend.
 """
 
 from rating.agreement.estimators import ICC_FORMS, LEVELS
 from rating.agreement.kappa import fleiss_kappa_pass, pairwise_kappa
-from rating.agreement.raters import rater_bias, rater_drift, rater_trend
+from rating.agreement.raters import flag_raters, rater_bias, rater_drift, rater_trend
 from rating.agreement.ratings import RATING_COLUMNS, read_ratings_csv
 from rating.agreement.readings import BANDS, Bands, reading
 from rating.agreement.reliability import DESIGNS, ICC_DESCRIPTIONS, alpha_table, icc_table
@@ -32,6 +32,7 @@ __all__ = [
     "agreement_by",
     "agreement_report",
     "alpha_table",
+    "flag_raters",
     "fleiss_kappa_pass",
     "icc_table",
     "pairwise_kappa",
