@@ -111,7 +111,7 @@ def library_steps(ratings: pd.DataFrame) -> dict:
     import pingouin
     from sklearn.metrics import cohen_kappa_score
 
-    from rating.agreement_stats import within_unit_pairs
+    from rating.agreement.estimators import within_unit_pairs
 
     items = [group for _, group in ratings.groupby("item", sort=True)]
     totals = total_scores(ratings)

@@ -65,7 +65,8 @@ TABLES = {
     "by-item": ("Agreement on each item's score", ["item", *_AGREEMENT]),
     "raters": ("Each rater against the others and the reference scores",
                ["rater", "name", "n_recordings", "n_ratings", "mean_difference", "ci95_low", "ci95_high", "direction",
-                "n_reference_recordings", "reference_mean_difference", "agreement_with_reference", "flagged", "flag"]),
+                "n_reference_recordings", "reference_mean_difference", "reference_ci95_low", "reference_ci95_high",
+                "reference_direction", "agreement_with_reference", "flagged", "flag"]),
     "pairs": ("Quadratic-weighted kappa of every pair of raters on shared items",
               ["rater_a", "rater_b", "kappa", "n_recordings", "n_ratings", "reading", "reading_source"]),
     "totals": ("Each rater's (prorated) total score of each recording",
@@ -281,8 +282,7 @@ def report_of(ratings: pd.DataFrame, level: str, n_boot: int) -> tuple[dict, str
 
 def rater_panel(ratings: pd.DataFrame, reference: pd.DataFrame | None, band: float,
                 names: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """`rater_bias` with each rater's name and a flag where their mean difference from the others, or
-    from the reference scores, is at least `band` score points."""
+    """`rater_bias` with each rater's name; its flags follow `rating.agreement.flag_raters` at `band`."""
     columns = TABLES["raters"][1]
     if ratings.empty:
         return pd.DataFrame(columns=columns)
@@ -290,17 +290,6 @@ def rater_panel(ratings: pd.DataFrame, reference: pd.DataFrame | None, band: flo
     table = _quiet(rater_bias, ratings, reference, band=band)
     names = names or {}
     table.insert(1, "name", [names.get(rater, rater) for rater in table["rater"]])
-    flags = []
-    for row in table.itertuples(index=False):
-        reasons = []
-        others, against = number(row.mean_difference), number(row.reference_mean_difference)
-        if others is not None and abs(others) >= band:
-            reasons.append(f"{'lenient' if others > 0 else 'severe'} against the others ({others:+.2f})")
-        if against is not None and abs(against) >= band:
-            reasons.append(f"{'lenient' if against > 0 else 'severe'} against the reference ({against:+.2f})")
-        flags.append("; ".join(reasons))
-    table["flagged"] = [bool(flag) for flag in flags]
-    table["flag"] = flags
     return table[columns]
 
 

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from rating.agreement import LEVELS, alpha_table
-from rating.agreement_stats import krippendorff_alpha, resample_weights
+from rating.agreement.estimators import krippendorff_alpha, resample_weights
 from tests.agreement.examples import KRIPPENDORFF, KRIPPENDORFF_ALPHA, krippendorff_2011, targets_by_raters
 
 

@@ -4,7 +4,7 @@ import pingouin
 import pytest
 
 from rating.agreement import BANDS, ICC_FORMS, icc_table, reading
-from rating.agreement_stats import icc_forms
+from rating.agreement.estimators import icc_forms
 from tests.agreement.examples import SHROUT_FLEISS, SHROUT_FLEISS_ICC, shrout_fleiss, targets_by_raters
 
 PINGOUIN_TYPES = dict(zip(ICC_FORMS, ["ICC(1,1)", "ICC(A,1)", "ICC(C,1)", "ICC(1,k)", "ICC(A,k)", "ICC(C,k)"]))

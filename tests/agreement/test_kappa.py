@@ -6,7 +6,7 @@ from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss
 
 from rating.agreement import fleiss_kappa_pass, pairwise_kappa, total_scores
-from rating.agreement_stats import fleiss_kappa, resample_weights
+from rating.agreement.estimators import fleiss_kappa, resample_weights
 from tests.agreement.examples import simulated_ratings
 
 SCALE = np.arange(7)

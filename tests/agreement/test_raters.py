@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rating.agreement import rater_bias, rater_drift, rater_trend
+from rating.agreement import flag_raters, rater_bias, rater_drift, rater_trend
 from tests.agreement.examples import simulated_ratings
 
 LENIENT, SEVERE = 3, 7
@@ -45,6 +45,74 @@ def test_mean_difference_is_from_the_mean_of_the_other_raters():
     assert table.loc["a", "n_recordings"] == 2 and table.loc["c", "n_ratings"] == 1
     # Two recordings are too few to tell a 0.75 difference from chance.
     assert table.loc["a", "direction"] == "unclear"
+
+
+def test_flag_rule_reads_each_difference_with_its_interval():
+    nan = np.nan
+    bias = pd.DataFrame(
+        {
+            "rater": ["steady", "noisy", "close", "off_reference", "unpaired"],
+            "mean_difference": [0.8, 0.8, 0.2, 0.1, nan],
+            "ci95_low": [0.3, -0.2, 0.1, -0.1, nan],
+            "ci95_high": [1.3, 1.8, 0.3, 0.3, nan],
+            # One calibration tape has no interval; three that disagree have one that reaches zero.
+            "reference_mean_difference": [nan, 0.9, nan, -0.8, nan],
+            "reference_ci95_low": [nan, -0.4, nan, nan, nan],
+            "reference_ci95_high": [nan, 2.2, nan, nan, nan],
+        }
+    )
+    table = flag_raters(bias, band=0.5)
+    # No difference, no direction (pandas keeps it as NaN).
+    assert table["direction"].fillna("none").tolist() == ["lenient", "unclear", "within band", "within band", "none"]
+    assert table["reference_direction"].fillna("none").tolist() == ["none", "unclear", "none", "severe", "none"]
+    assert table["flag"].tolist() == [
+        "lenient against the others (+0.80)",
+        "",
+        "",
+        "severe against the reference (-0.80)",
+        "",
+    ]
+    assert table["flagged"].tolist() == [True, False, False, True, False]
+
+
+def test_rater_bias_flags_by_the_same_rule():
+    # One item. 'a' is a point above the others on each of three recordings; 'n' is three above on
+    # one and one below on another: as far off on average, but two recordings that disagree cannot
+    # tell that from chance. 'd' scores a point under the one calibration tape's reference score.
+    scores = {
+        "r1": {"a": 4, "b": 3, "c": 3, "d": 2},
+        "r2": {"a": 4, "b": 3, "c": 3, "d": 3},
+        "r3": {"n": 6, "b": 3, "c": 3, "d": 3},
+        "r4": {"n": 2, "b": 3, "c": 3, "d": 3},
+        "r5": {"a": 4, "b": 3, "c": 3, "d": 3},
+    }
+    ratings = pd.DataFrame(
+        [(recording, "i1", rater, float(score)) for recording, by in scores.items() for rater, score in by.items()],
+        columns=["recording", "item", "rater", "score"],
+    )
+    reference = pd.DataFrame({"recording": ["r1"], "item": ["i1"], "score": [3.0]})
+    table = rater_bias(ratings, reference, band=0.75).set_index("rater")
+
+    # a: 4 - (3 + 3 + 2) / 3, then 4 - 3 twice.
+    assert table.loc["a", "mean_difference"] == pytest.approx(10 / 9)
+    assert table.loc["a", "ci95_low"] > 0
+    assert table.loc["a", "flag"] == "lenient against the others (+1.11); lenient against the reference (+1.00)"
+    assert table.loc["n", "mean_difference"] == pytest.approx(1.0)
+    assert table.loc["n", "ci95_low"] < 0 and table.loc["n", "direction"] == "unclear"
+    assert not table.loc["n", "flagged"] and table.loc["n", "flag"] == ""
+    assert table.loc["d", "direction"] == "within band" and table.loc["d", "reference_direction"] == "severe"
+    assert table.loc["d", "flag"] == "severe against the reference (-1.00)"
+    assert table["flagged"].tolist() == [True, False, False, True, False]
+
+
+def test_flag_and_directions_never_disagree(lenient_and_severe):
+    ratings, reference = lenient_and_severe
+    table = rater_bias(ratings, reference[reference["recording"] < "rec010"], band=0.3)
+    leaning = table["direction"].isin(["lenient", "severe"]) | table["reference_direction"].isin(["lenient", "severe"])
+    assert table["flagged"].tolist() == leaning.tolist() and table["flagged"].any()
+    for row in table.itertuples():
+        for direction, whom in ((row.direction, "the others"), (row.reference_direction, "the reference")):
+            assert (f"{direction} against {whom}" in row.flag) == (direction in ("lenient", "severe")), row
 
 
 def test_band_is_configurable(lenient_and_severe):
