@@ -2,8 +2,8 @@
 
     python bench/diarize.py [--minutes 10] [--threads N]
 
-The dialogue is a scripted therapy session between two espeak-ng voices (tests/diarisation/
-dialogue.py), so who speaks when is known to the sample: that gives the diarisation error rate
+The dialogue is a scripted therapy session between two espeak-ng voices (speechfixtures/
+long_script.py), so who speaks when is known to the sample: that gives the diarisation error rate
 (with the usual 0.25 s collar, and without one) and role accuracy (the share of transcribed words
 given the role of the line they were said in). It is made twice from the same lines: mono, which
 is diarised by voice, and stereo with one voice per channel (AAC), which is diarised by channel;
@@ -27,18 +27,13 @@ import tempfile
 import time
 from pathlib import Path
 
-# The repository root, for `transcription` and the test dialogue, however the script is started.
+# The repository root, for `transcription` and `speechfixtures`, however the script is started.
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.diarisation.dialogue import (
-    Line,
-    long_script,
-    mono_dialogue,
-    reference,
-    role_accuracy,
-    stereo_dialogue,
-)
+from speechfixtures.dialogue import Line, mono_dialogue, stereo_dialogue
+from speechfixtures.long_script import long_script
+from speechfixtures.scoring import reference, role_accuracy
 from transcription.diarize import diarisation_error
 from transcription.transcript import Transcript
 

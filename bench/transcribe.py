@@ -2,7 +2,7 @@
 
     python bench/transcribe.py
 
-The speech is the test media (LibriVox readings, JFK, a synthesised three-voice dialogue) joined
+The speech is that of `speechfixtures` (LibriVox readings, JFK, a synthesised three-voice dialogue) joined
 with one-second pauses and repeated until it lasts at least five minutes; the known text of each
 piece gives the word error rate. Each engine runs in a process of its own, so that its peak
 memory is its own, and the load of the model is timed apart from the transcription.
@@ -18,14 +18,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
-# The repository root, for `transcription` and the test media, however the script is started.
+# The repository root, for `transcription` and `speechfixtures`, however the script is started.
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.media import jfk_wav, varied_speech, wer
+from speechfixtures.mixes import varied_speech
+from speechfixtures.recorded import jfk_wav
+from speechfixtures.scoring import wer
+from speechfixtures.wavfile import seconds as wav_seconds
 from transcription.engines import DEFAULT_MODEL, ENGINES, bundled_model_dir, load_engine
 
 MINIMUM_SECONDS = 300
@@ -68,8 +70,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dit-bench-") as scratch:
         folder = Path(scratch)
         speech, reference = varied_speech(folder / "speech.wav", MINIMUM_SECONDS)
-        with wave.open(str(speech)) as audio:
-            seconds = audio.getnframes() / audio.getframerate()
+        seconds = wav_seconds(speech)
         checkpoint = convert_ctranslate2_to_openai(bundled_model_dir(), folder / f"{DEFAULT_MODEL}.pt")
         models = {"faster-whisper": DEFAULT_MODEL, "openai-whisper": str(checkpoint)}
         rows = []

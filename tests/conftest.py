@@ -18,8 +18,8 @@ from server.config import Settings
 from server.models import ApiToken, Role, User
 from server.security import hash_password, new_api_token
 from server.worker import TranscriptionWorker
+from speechfixtures.recorded import jfk_wav
 from tests.browser import service  # noqa: F401  (a fixture: `dit serve` for the browser tests)
-from tests.media import jfk_wav
 
 PASSWORD = "correct horse battery"
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from speechfixtures.recorded import jfk_wav
 from tests.browser import ARTIFACTS, launch, log_in
-from tests.media import jfk_wav
 
 
 @pytest.mark.slow
@@ -51,7 +51,7 @@ def test_transcript_page_seeks_and_highlights_in_chromium(service):
 def test_speaker_turns_in_two_colours_and_corrected_line_by_line_in_chromium(service, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.diarisation.dialogue import mono_dialogue
+    from speechfixtures.dialogue import mono_dialogue
 
     url, logins = service
     dialogue = tmp_path / "dialogue.wav"

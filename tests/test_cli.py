@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.media import jfk_wav
+from speechfixtures.recorded import jfk_wav
 
 
 def dit(*args: str, data_dir, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -14,8 +14,8 @@ from datetime import date
 import httpx
 import pytest
 
+from speechfixtures.recorded import jfk_wav
 from tests.browser import ARTIFACTS, launch, log_in
-from tests.media import jfk_wav
 
 
 def assign_through_the_api(url: str, password: str, recording_id: int) -> None:

@@ -13,8 +13,8 @@ import pytest
 
 from rating.scale import load_scale
 from server.models import Transcript
+from speechfixtures.recorded import jfk_wav
 from tests.conftest import open_case, upload
-from tests.media import jfk_wav
 from tests.test_access import login_by_cookie
 
 SCALE = load_scale()

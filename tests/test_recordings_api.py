@@ -8,8 +8,9 @@ import pytest
 
 from server.models import Recording, Transcript, TranscriptionJob
 from server.web.uploads import MAX_FIELD_BYTES
+from speechfixtures.recorded import JFK_TEXT
+from speechfixtures.scoring import wer
 from tests.conftest import ffmpeg, open_case, run_queued_jobs, sha256_of, stored_files, upload
-from tests.media import JFK_TEXT, wer
 from transcription.media import probe
 
 

@@ -9,8 +9,8 @@ import pytest
 from server.models import Recording, Transcript, User
 from server.services.recordings import queue_transcription
 from server.services.speakers import trainee_voiceprint
+from speechfixtures.dialogue import mono_dialogue
 from tests.conftest import open_case, run_queued_jobs, upload
-from tests.diarisation.dialogue import mono_dialogue
 from transcription.roles import voice_similarity
 
 

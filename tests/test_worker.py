@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from server.models import JobStatus, Transcript, TranscriptionJob
+from speechfixtures.mixes import varied_speech
 from tests.conftest import open_case, upload
-from tests.media import varied_speech
 
 
 @pytest.fixture(scope="session")

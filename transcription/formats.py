@@ -1,4 +1,4 @@
-"""A transcript written out as JSON, WebVTT, SubRip or plain text.
+"""A transcript written out as JSON, WebVTT, SubRip or plain text, and times written for people.
 
 The subtitle formats are a few lines each, so they are written here rather than through a
 subtitle library: what varies between them is only the timestamp and the cue framing.
@@ -21,6 +21,14 @@ def timestamp(seconds: float, separator: str = ".", milliseconds: bool = True) -
     secs, ms = divmod(rest, 1000)
     stamp = f"{hours:02d}:{minutes:02d}:{secs:02d}"
     return f"{stamp}{separator}{ms:03d}" if milliseconds else stamp
+
+
+def clock(seconds: float) -> str:
+    """A length as people read it: `4:05`, or `1:02:03` from an hour on. Whole seconds are cut, not
+    rounded, so that 59.9 s reads as short of a minute, as it is."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 ROLE_NAMES = {"therapist": "Therapist", "patient": "Patient"}

@@ -17,6 +17,8 @@ from pathlib import Path
 import ffmpeg
 import numpy as np
 
+from transcription.formats import clock
+
 SAMPLE_RATE = 16_000
 
 NOT_MEDIA = "This file is not a recognisable audio or video recording."
@@ -76,12 +78,6 @@ def _seconds(value) -> float:
         return 0.0
 
 
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
 def _probe(path) -> tuple[dict, dict, float]:
     """(what ffprobe found, the first audio stream, the recording's duration), or MediaError."""
     try:
@@ -113,12 +109,12 @@ def probe(path) -> MediaInfo:
     )
 
 
-def _run(src, target: str, **output_options) -> bytes:
-    """Decode the first audio stream of `src` (the one `probe` describes) to 16 kHz mono 16-bit PCM;
-    returns what ffmpeg wrote to stdout."""
+def _run(src, target: str, channels: int = 1, **output_options) -> bytes:
+    """Decode the first audio stream of `src` (the one `probe` describes) to 16 kHz 16-bit PCM,
+    mixed down to `channels`; returns what ffmpeg wrote to stdout."""
     out, _ = (
         ffmpeg.input(_local(src), **INPUT_OPTIONS)["a:0"]
-        .output(target, acodec="pcm_s16le", ac=1, ar=SAMPLE_RATE, **output_options)
+        .output(target, acodec="pcm_s16le", ac=channels, ar=SAMPLE_RATE, **output_options)
         .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
         .run(cmd=ffmpeg_binary(), capture_stdout=True, capture_stderr=True, overwrite_output=True)
     )
@@ -150,17 +146,31 @@ def normalise(src, dst) -> None:
             seconds = decoded.getnframes() / SAMPLE_RATE
         if seconds == 0 or declared - seconds > max(1.0, 0.1 * declared):
             raise MediaError(
-                f"The recording is truncated: only {_clock(seconds)} of its {_clock(declared)} could be decoded."
+                f"The recording is truncated: only {clock(seconds)} of its {clock(declared)} could be decoded."
             )
         os.replace(partial, dst)
     finally:
         Path(partial).unlink(missing_ok=True)
 
 
-def load_audio(path) -> np.ndarray:
-    """Samples as Whisper wants them: float32 in [-1, 1), mono, 16 kHz."""
+def _samples(path, channels: int) -> np.ndarray:
+    """Interleaved samples of `channels` channels as float32 in [-1, 1), 16 kHz."""
     try:
-        out = _run(path, "pipe:", format="s16le")
+        out = _run(path, "pipe:", channels, format="s16le")
     except ffmpeg.Error:
         raise MediaError(UNDECODABLE) from None
     return np.frombuffer(out, np.int16).astype(np.float32) / 32768.0
+
+
+def load_audio(path) -> np.ndarray:
+    """Samples as Whisper wants them: float32 in [-1, 1), mono, 16 kHz."""
+    return _samples(path, 1)
+
+
+def load_channels(path) -> np.ndarray:
+    """The first audio stream as float32 in [-1, 1), 16 kHz, shape (channels, samples), keeping
+    the channels apart (`load_audio` mixes them down): what diarising by channel reads."""
+    channels = max(1, probe(path).channels)
+    samples = _samples(path, channels)
+    samples = samples[: len(samples) - len(samples) % channels]
+    return samples.reshape(-1, channels).T.copy()

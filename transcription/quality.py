@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
+from transcription.formats import clock
+from transcription.transcript import speaker_label
+
 MIN_DURATION_S = 60.0
 MAX_DURATION_S = 5 * 3600.0
 MIN_SPEECH_FRACTION = 0.25
 MIN_SPEAKER_SHARE = 0.10
 EXPECTED_SPEAKERS = 2
 # Below this separation (diarize.Diarisation.separation: the silhouette of the voice clusters)
-# the "two speakers" may be one voice cut in two; see diarize.MIN_SILHOUETTE.
+# the "two speakers" may be one voice cut in two; see diarize.ClusterOptions.min_silhouette.
 MIN_SEPARATION = 0.25
 
 # Thresholds are met when equalled: floating point must not fail a recording of exactly 60 s.
@@ -38,13 +41,6 @@ class GateResult:
         return cls(name=data["name"], passed=bool(data["passed"]), reason=data["reason"])
 
 
-def _clock(seconds: float) -> str:
-    seconds = round(seconds)
-    minutes, secs = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
 def _percent(fraction: float) -> str:
     return f"{fraction * 100:.0f}%"
 
@@ -52,20 +48,20 @@ def _percent(fraction: float) -> str:
 def _name(speaker) -> str:
     """"the therapist", "the patient", or "speaker 2" for a diarised speaker number."""
     if isinstance(speaker, int):
-        return f"speaker {speaker + 1}"
+        return speaker_label(speaker)
     return f"the {speaker}" if speaker in ("therapist", "patient") else str(speaker)
 
 
 def duration_gate(duration: float) -> GateResult:
     if duration < MIN_DURATION_S - _SLACK:
         return GateResult("duration", False,
-                          f"The recording is only {_clock(duration)} long; a session recording needs at least "
-                          f"{_clock(MIN_DURATION_S)} for there to be anything to rate.")
+                          f"The recording is only {clock(duration)} long; a session recording needs at least "
+                          f"{clock(MIN_DURATION_S)} for there to be anything to rate.")
     if duration > MAX_DURATION_S + _SLACK:
         return GateResult("duration", False,
-                          f"The recording is {_clock(duration)} long, more than the {MAX_DURATION_S / 3600:.0f} hours "
+                          f"The recording is {clock(duration)} long, more than the {MAX_DURATION_S / 3600:.0f} hours "
                           "a session recording can be; it may hold more than one session, or a recorder left running.")
-    return GateResult("duration", True, f"The recording is {_clock(duration)} long.")
+    return GateResult("duration", True, f"The recording is {clock(duration)} long.")
 
 
 def speech_gate(duration: float, speech_seconds: float) -> GateResult:

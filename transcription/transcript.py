@@ -1,8 +1,21 @@
-"""The transcript of one recording: timed segments of text, each with its timed words."""
+"""The transcript of one recording: timed segments of text, each with its timed words and its
+speaker; and how a segment names a diarised speaker before roles are given."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+
+def speaker_label(speaker: int) -> str:
+    """How a diarised speaker is named in a transcript before roles are given: "speaker 1"."""
+    return f"speaker {speaker + 1}"
+
+
+def speaker_index(label: str | None) -> int | None:
+    """The diarised speaker a label names (see `speaker_label`); None for a role or no speaker."""
+    if label and label.startswith("speaker ") and label[8:].isdigit():
+        return int(label[8:]) - 1
+    return None
 
 
 @dataclass

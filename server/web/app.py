@@ -28,6 +28,7 @@ from server.web.auth import TokenOrSessionBackend, on_auth_error
 from server.web.deps import render
 from server.web.routes import routes
 from server.worker import TranscriptionWorker
+from transcription.formats import clock
 
 log = logging.getLogger("dit")
 
@@ -74,12 +75,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def clock(seconds: float) -> str:  # replaced by transcription.formats.clock on merge
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 def _log_failure(task: asyncio.Task) -> None:

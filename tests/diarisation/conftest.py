@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.diarisation.dialogue import SCRIPT, Line, mono_dialogue, stereo_dialogue
+from speechfixtures.dialogue import SCRIPT, Line, mono_dialogue, stereo_dialogue
 
 # Quick turn-taking: 0.15 s between lines, so that Whisper's segments run across changes of
 # speaker and a change often falls inside a stretch of speech the VAD does not break.

@@ -14,20 +14,10 @@ import sys
 import numpy as np
 import pytest
 
-from tests.diarisation.dialogue import (
-    PATIENT,
-    SCRIPT,
-    THERAPIST,
-    VOICES,
-    human_dialogue,
-    mono_dialogue,
-    monologue,
-    read_wav,
-    reference,
-    role_accuracy,
-    role_at,
-    script_transcript,
-)
+from speechfixtures.dialogue import PATIENT, SCRIPT, THERAPIST, VOICES, mono_dialogue, monologue, script_transcript
+from speechfixtures.mixes import human_dialogue
+from speechfixtures.scoring import reference, role_accuracy, role_at
+from speechfixtures.wavfile import read_wav
 from transcription.diarize import (
     check_channels,
     diarisation_error,

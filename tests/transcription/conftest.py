@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.media import DIALOGUE, espeak_dialogue, jfk_wav, librivox
+from speechfixtures.espeak import DIALOGUE, espeak_dialogue
+from speechfixtures.recorded import jfk_wav, librivox
 from transcription.convert import convert_ctranslate2_to_openai
 from transcription.engines import bundled_model_dir, load_engine
 

@@ -12,7 +12,8 @@ import whisper
 from ctranslate2.specs import model_spec, whisper_spec
 from faster_whisper import WhisperModel
 
-from tests.media import JFK_TEXT, wer
+from speechfixtures.recorded import JFK_TEXT
+from speechfixtures.scoring import wer
 from transcription.convert import convert_ctranslate2_to_openai, dequantise, read_ctranslate2_model
 from transcription.engines import bundled_model_dir
 from transcription.media import load_audio

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.media import JFK_TEXT, wer
+from speechfixtures.recorded import JFK_TEXT
+from speechfixtures.scoring import wer
 from tests.transcription.conftest import ffmpeg
 from transcription import transcribe_file
 from transcription.engines import load_engine
@@ -45,7 +46,7 @@ def pauses(jfk, book_reading, tmp_path_factory) -> tuple[Path, str]:
     """3 s of silence, JFK, 6 s of silence, the book reading: pauses long enough for the VAD to cut,
     and more speech than one 30-second window holds.
 
-    Both passages begin with "And". (Not JFK twice: see tests.media.varied_speech.)
+    Both passages begin with "And". (Not JFK twice: see speechfixtures.mixes.varied_speech.)
     """
     reading, reading_text = book_reading
     out = tmp_path_factory.mktemp("pauses") / "pauses.wav"

@@ -1,0 +1,89 @@
+"""How diarisation is tuned: frozen options, one dataclass per step, with the measurements behind
+their defaults. Every step takes its options as an argument, so two callers can diarise
+differently in one process and nothing is set globally."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SpeechRegionOptions:
+    """Speech finding. Shorter pauses than faster-whisper's own VAD settings (2 s of silence to end
+    a region), because a pause is where one speaker most often hands over to the other."""
+
+    min_silence_s: float = 0.25
+    pad_s: float = 0.05
+    min_speech_s: float = 0.1
+
+
+@dataclass(frozen=True)
+class WindowOptions:
+    """Sliding windows for speaker embeddings: 1.5 s is about what the encoder was trained on (1.6 s
+    partial utterances); a step of a third of that lets a change of speaker be placed to within
+    about a quarter of a second. A stretch of speech shorter than a window is embedded on its own,
+    down to `min_length_s`; shorter ones take the speaker of what is around them."""
+
+    length_s: float = 1.5
+    step_s: float = 0.5
+    min_length_s: float = 0.4
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """Estimating the number of speakers (n_speakers=None): more than one when clustering into two
+    or three separates the windows with at least `min_silhouette` (cosine). Measured: distinct
+    espeak-ng voices 0.30 to 0.57, two real people (a LibriVox reader, JFK) 0.55; one voice split in
+    two 0.13 to 0.22."""
+
+    max_speakers: int = 3
+    min_silhouette: float = 0.25
+    min_cluster_share: float = 0.05
+    # Below this many full windows (about 10 s of speech), a recording is taken for one voice.
+    min_windows_to_count: int = 20
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """How labels on the frame grid become turns."""
+
+    # The time grid on which votes are counted and turns are cut.
+    frame_s: float = 0.02
+    # A run of one speaker shorter than this, in the middle of another's speech without a pause on
+    # either side, is taken for a misheard window rather than a turn.
+    min_flip_s: float = 0.6
+    # How sharply a window's similarity to each speaker's centre becomes a vote (softmax temperature).
+    vote_temperature: float = 0.05
+    # How far a change of speaker found by voice may be moved to a pause.
+    snap_s: float = 0.5
+
+
+@dataclass(frozen=True)
+class ChannelOptions:
+    """Stereo: a recording carries one voice per channel when, in most of its speech, one channel
+    is clearly the louder, and each channel is the louder for a fair share of it."""
+
+    dominance_db: float = 6.0
+    min_dominated_fraction: float = 0.7
+    min_channel_share: float = 0.05
+
+
+@dataclass(frozen=True)
+class AlignOptions:
+    """Splitting a transcript at changes of speaker: by how many words a change may be moved to
+    the end of a sentence."""
+
+    snap_words: int = 2
+
+
+@dataclass(frozen=True)
+class DiarisationOptions:
+    """Every step's options, for the functions that run several steps (`diarise`, and
+    `roles.label_speakers`, which also splits the transcript)."""
+
+    speech: SpeechRegionOptions = field(default_factory=SpeechRegionOptions)
+    windows: WindowOptions = field(default_factory=WindowOptions)
+    clusters: ClusterOptions = field(default_factory=ClusterOptions)
+    turns: TurnOptions = field(default_factory=TurnOptions)
+    channels: ChannelOptions = field(default_factory=ChannelOptions)
+    align: AlignOptions = field(default_factory=AlignOptions)

@@ -1,0 +1,146 @@
+"""People's corrections of who is speaking, kept as times rather than segment numbers so that they
+still apply after the recording is transcribed again: "the voice speaking at 12.3 s is the
+therapist's" (a swap), and "from 40.2 s to 44.0 s the speaker is the patient" (a split or a merge
+of a segment's speaker)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+from transcription.diarize import join_words, make_segment
+from transcription.roles.assignment import PATIENT, ROLES, SET_BY_HAND, THERAPIST, RoleAssignment, speaker_at_time
+from transcription.transcript import Transcript
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A person's correction of speakers, kept by time so that it outlasts re-transcription.
+
+    kind "therapist_at": the voice speaking at `start` is the therapist's (and so the other is the
+    patient's): what "swap roles" records. kind "speaker": words said between `start` and `end`
+    are `speaker`'s ("therapist", "patient" or None): what a split or merge records.
+    """
+
+    kind: str
+    start: float
+    end: float | None = None
+    speaker: str | None = None
+
+    def __post_init__(self):
+        if self.kind not in ("therapist_at", "speaker"):
+            raise ValueError(f"Unknown correction {self.kind!r}.")
+        if self.kind == "speaker":
+            if self.end is None or self.end <= self.start:
+                raise ValueError("A speaker correction needs an end after its start.")
+            if self.speaker not in (*ROLES, None):
+                raise ValueError(f"A speaker is {' or '.join(ROLES)}, not {self.speaker!r}.")
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None or k == "speaker" and self.kind == "speaker"}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Correction:
+        return cls(kind=data["kind"], start=float(data["start"]),
+                   end=None if data.get("end") is None else float(data["end"]), speaker=data.get("speaker"))
+
+
+def swap_roles(transcript: Transcript) -> Correction:
+    """The correction that makes the present patient the therapist: anchored in the middle of the
+    patient's longest segment, where a new diarisation is surest to find the same voice. With one
+    voice and no role, that voice becomes the therapist's."""
+    if not transcript.segments:
+        raise ValueError("The transcript has no segments.")
+    patient = ([s for s in transcript.segments if s.speaker == PATIENT]
+               or [s for s in transcript.segments if s.speaker is None])
+    if not patient:
+        raise ValueError("Every line is the therapist's, so there is no patient to swap with: "
+                         "give lines to the patient one by one instead.")
+    longest = max(patient, key=lambda s: s.end - s.start)
+    return Correction("therapist_at", round((longest.start + longest.end) / 2, 3))
+
+
+def swap_assignment(roles: RoleAssignment) -> RoleAssignment:
+    """The role assignment once a person has swapped therapist and patient (see `swap_roles`)."""
+    if roles.therapist is None and len(roles.roles) == 1:
+        swapped = {speaker: THERAPIST for speaker in roles.roles}
+    else:
+        swapped = {speaker: _swapped(role) for speaker, role in roles.roles.items()}
+    therapist = next((speaker for speaker, role in swapped.items() if role == THERAPIST), None)
+    return RoleAssignment(therapist, 1.0, swapped, roles.evidence, [SET_BY_HAND], True)
+
+
+def set_speaker(start: float, end: float, speaker: str | None) -> Correction:
+    """The correction that gives the words between `start` and `end` to `speaker`: split a segment
+    from a word on (start at that word, end at the segment's end), or merge it under one speaker."""
+    return Correction("speaker", round(start, 3), round(end, 3), speaker)
+
+
+def _swapped(role: str | None) -> str | None:
+    return {THERAPIST: PATIENT, PATIENT: THERAPIST}.get(role, role)
+
+
+def _apply_range(transcript: Transcript, correction: Correction) -> Transcript:
+    segments = []
+    for segment in transcript.segments:
+        inside = [correction.start <= (w.start + w.end) / 2 < correction.end for w in segment.words]
+        if not segment.words:
+            if correction.start <= (segment.start + segment.end) / 2 < correction.end:
+                segments.append(make_segment(segment.start, segment.end, segment.text, [], correction.speaker, 1.0))
+            else:
+                segments.append(segment)
+            continue
+        if not any(inside):
+            segments.append(segment)
+            continue
+        if all(inside):
+            segments.append(make_segment(segment.start, segment.end, segment.text, list(segment.words),
+                                         correction.speaker, 1.0))
+            continue
+        pieces: list[tuple[bool, list]] = []
+        for word, corrected in zip(segment.words, inside, strict=True):
+            if pieces and pieces[-1][0] == corrected:
+                pieces[-1][1].append(word)
+            else:
+                pieces.append((corrected, [word]))
+        for corrected, words in pieces:
+            speaker, confidence = ((correction.speaker, 1.0) if corrected
+                                   else (segment.speaker, segment.speaker_confidence))
+            segments.append(make_segment(words[0].start, words[-1].end, join_words(words), words, speaker, confidence))
+    return dataclasses.replace(transcript, segments=segments)
+
+
+def apply_corrections(transcript: Transcript, corrections: Iterable[Correction | dict],
+                      roles: RoleAssignment | None = None) -> Transcript:
+    """The transcript with a person's corrections applied, in the order they were made.
+
+    A swap ("therapist_at") turns every therapist into a patient and back when the voice at its
+    time is the patient's; given the `roles` that were assigned, the role's share of each segment's
+    confidence is taken out, a person having settled it. Words given a speaker by hand have
+    confidence 1.
+    """
+    for correction in corrections:
+        if isinstance(correction, dict):
+            correction = Correction.from_dict(correction)
+        if correction.kind == "speaker":
+            transcript = _apply_range(transcript, correction)
+            continue
+        speaker = speaker_at_time(transcript, correction.start)
+        swap = speaker == PATIENT
+        settle = roles is not None and roles.confidence and not roles.corrected
+        segments = []
+        for segment in transcript.segments:
+            role, confidence = segment.speaker, segment.speaker_confidence
+            if speaker is None and role is None:
+                role, confidence = THERAPIST, 1.0  # one voice, and a person says it is the therapist's
+            elif swap:
+                role = _swapped(role)
+            if settle and confidence is not None and confidence < 1.0 and role is not None:
+                confidence = round(min(1.0, confidence / roles.confidence), 3)
+            segments.append(make_segment(segment.start, segment.end, segment.text, list(segment.words), role,
+                                         confidence))
+        transcript = dataclasses.replace(transcript, segments=segments)
+        if roles is not None:
+            roles = dataclasses.replace(roles, confidence=1.0, corrected=True)
+    return transcript
