@@ -19,7 +19,7 @@ export function timestamp(seconds) {
 // A function from a time in seconds to the line (an element with data-start and data-end, in time
 // order) spoken then, or null between lines. Binary search: a 50-minute session has several hundred
 // lines and the player's timeupdate fires often.
-export function lineFinder(lines) {
+function lineFinder(lines) {
   const starts = lines.map((el) => parseFloat(el.dataset.start));
   return function lineAt(time) {
     let lo = 0, hi = starts.length - 1, found = -1;

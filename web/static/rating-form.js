@@ -119,9 +119,14 @@ export class RatingForm {
     if (next) next.focus();
   }
 
-  playEvidence(link) {
+  // A moment of the transcript beside the form plays there; elsewhere (the adjudication page, which has
+  // no player) the link opens the transcript page at that moment.
+  playEvidence(link, event) {
     const line = this.evidence.line(parseInt(link.dataset.seg, 10));
-    if (line && this.player) { this.player.seek(parseFloat(line.dataset.start), true); this.player.reveal(line); }
+    if (!line || !this.player) return;
+    event.preventDefault();
+    this.player.seek(parseFloat(line.dataset.start), true);
+    this.player.reveal(line);
   }
 
   onClick(event) {
@@ -135,8 +140,7 @@ export class RatingForm {
     } else if (event.target.closest(".ev-remove")) {
       this.removeEvidence(section, event.target.closest(".ev-remove"));
     } else if (event.target.closest("a.moment")) {
-      event.preventDefault();
-      this.playEvidence(event.target.closest("a.moment"));
+      this.playEvidence(event.target.closest("a.moment"), event);
     }
   }
 
