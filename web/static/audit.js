@@ -1,22 +1,23 @@
-// The agreement audit's pictures: a quick tooltip for every mark that carries one (cells, points), shown
-// on hover and on keyboard focus, as the SVG <title> is slow to appear and never shows on focus.
-(function () {
-  "use strict";
-  // Choosing the same rater twice cannot be compared: say so before the page is asked.
-  const form = document.querySelector(".ba-form");
-  if (form) {
-    form.addEventListener("submit", (e) => {
-      if (form.elements.a.value === form.elements.b.value) {
-        e.preventDefault();
-        form.elements.b.setCustomValidity("Choose a different rater from rater A.");
-        form.elements.b.reportValidity();
-      }
-    });
-    form.elements.b.addEventListener("change", () => form.elements.b.setCustomValidity(""));
-    form.elements.a.addEventListener("change", () => form.elements.b.setCustomValidity(""));
-  }
+// The agreement audit page: the Bland-Altman form refuses the same rater twice, and every mark of the
+// charts that carries a tooltip (cells, points) shows it quickly, on hover and on keyboard focus, as
+// the SVG <title> is slow to appear and never shows on focus.
 
-  const marks = document.querySelectorAll(".audit-page svg.chart [data-tip]");
+// Choosing the same rater twice cannot be compared: say so before the page is asked.
+function checkRaterPair(form) {
+  if (!form) return;
+  const { a, b } = form.elements;
+  form.addEventListener("submit", (e) => {
+    if (a.value === b.value) {
+      e.preventDefault();
+      b.setCustomValidity("Choose a different rater from rater A.");
+      b.reportValidity();
+    }
+  });
+  b.addEventListener("change", () => b.setCustomValidity(""));
+  a.addEventListener("change", () => b.setCustomValidity(""));
+}
+
+function showTips(marks) {
   if (!marks.length) return;
   const tip = document.createElement("div");
   tip.className = "chart-tip";
@@ -24,7 +25,7 @@
   tip.hidden = true;
   document.body.appendChild(tip);
 
-  function show(mark, x, y) {
+  const show = (mark, x, y) => {
     tip.textContent = mark.dataset.tip;
     tip.hidden = false;
     const box = tip.getBoundingClientRect();
@@ -32,8 +33,8 @@
     const top = y + 16 + box.height > window.innerHeight ? y - box.height - 12 : y + 16;
     tip.style.left = Math.max(8, left) + "px";
     tip.style.top = Math.max(8, top) + "px";
-  }
-  function hide() { tip.hidden = true; }
+  };
+  const hide = () => { tip.hidden = true; };
 
   marks.forEach((mark) => {
     // The browser's own tooltip (from <title>) would show beside ours: its text moves to aria-label.
@@ -53,5 +54,7 @@
   });
   document.addEventListener("keydown", (e) => { if (e.key === "Escape") hide(); });
   window.addEventListener("scroll", hide, { passive: true });
+}
 
-})();
+checkRaterPair(document.querySelector(".ba-form"));
+showTips(document.querySelectorAll(".audit-page svg.chart [data-tip]"));
