@@ -208,3 +208,72 @@ async def test_cookie_writes_need_the_csrf_token(people, app):
         assert api_with_header.status_code == 201
         logout_without = await browser.post("/logout")
         assert logout_without.status_code == 403
+
+
+# Access that comes only from being assigned to rate the tape ('rater': other_supervisor, who does not
+# supervise the trainee) or from being named to adjudicate it ('adjudicator': a senior supervisor who
+# neither supervises nor rates): the recording and what rating or adjudicating it needs, never the case.
+BY_ASSIGNMENT = [
+    ("GET", "/api/recordings/{recording}", None, 200, 200),
+    ("GET", "/api/recordings/{recording}/transcript", None, 200, 200),
+    ("GET", "/api/recordings/{recording}/media", None, 200, 200),
+    ("GET", "/api/recordings/{recording}/ratings", None, 200, 200),
+    ("GET", "/api/recordings/{recording}/ratings/mine", None, 200, 404),
+    ("PUT", "/api/recordings/{recording}/ratings/mine", "json", 200, 404),
+    ("GET", "/api/recordings/{recording}/ratings/consensus", None, 403, 409),
+    ("GET", "/api/recordings/{recording}/suggestion", None, 409, 403),
+    ("POST", "/api/recordings/{recording}/speakers/swap", None, 409, 409),
+    ("POST", "/api/recordings/{recording}/speakers", "json", 400, 400),
+    ("GET", "/api/cases/{case}", None, 404, 404),
+    ("GET", "/api/trainees/{trainee}/progress", None, 404, 404),
+    ("GET", "/recordings/{recording}", "page", 200, 200),
+    ("GET", "/recordings/{recording}/rate", "page", 200, 404),
+    ("GET", "/recordings/{recording}/ratings", "page", 200, 200),
+    ("GET", "/recordings/{recording}/adjudicate", "page", 403, 409),
+    ("GET", "/cases/{case}", "page", 404, 404),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.settings(double_rating_share=0.0)
+async def test_access_that_comes_from_an_assignment_or_adjudication_alone(people, settings, app, http, media_files,
+                                                                          password_hash):
+    import httpx
+
+    from server.models import ApiToken, Role, User
+    from server.security import new_api_token
+    from tests.conftest import Client
+
+    owner = people["trainee"]
+    case_id = await open_case(owner, "DIT-300")
+    recording_id = (await upload(owner, case_id, 1, media_files["short"])).json()["id"]
+    await run_queued_jobs(settings)
+    senior = await User.create(username="senior", name="Senior Supervisor", role=Role.SUPERVISOR,
+                               password_hash=password_hash, accredited=True,
+                               accredited_on=people["supervisor"].user.accredited_on)
+    token, token_hash = new_api_token()
+    await ApiToken.create(user=senior, token_hash=token_hash)
+    clients = {"rater": people["other_supervisor"], "adjudicator": Client(http, senior, token)}
+    values = {"case": case_id, "recording": recording_id, "trainee": owner.user.id}
+
+    for client in clients.values():  # before the lead gives them the tape, they cannot see it
+        assert (await client.get(f"/api/recordings/{recording_id}")).status_code == 404
+    lead = people["lead"]
+    assert (await lead.post(f"/api/recordings/{recording_id}/assignments",
+                            json={"supervisor": "other_supervisor"})).status_code == 201
+    assert (await lead.post(f"/api/recordings/{recording_id}/adjudicator",
+                            json={"supervisor": "senior"})).status_code == 200
+
+    failures = []
+    for who, client in clients.items():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as browser:
+            await login_by_cookie(browser, client.user.username)
+            for method, template, body, as_rater, as_adjudicator in BY_ASSIGNMENT:
+                expected = as_rater if who == "rater" else as_adjudicator
+                path = template.format(**values)
+                kwargs = {"json": {}} if body == "json" else {}
+                send = browser.request if body == "page" else client.request
+                response = await send(method, path, **kwargs)
+                if response.status_code != expected:
+                    failures.append(f"{who} {method} {template}: {response.status_code} != {expected}")
+    assert not failures, "\n".join(failures)

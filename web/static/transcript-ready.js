@@ -30,7 +30,7 @@ export function loadTranscriptWhenReady(waiting, api, beforeReload) {
   const poll = async () => {
     let entry = null;
     try {
-      const r = await api.call("GET", "/api/queue");
+      const r = await api.call("GET", waiting.dataset.queueUrl);
       if (r.ok) entry = (r.data.queue || []).find((q) => q.id === recordingId) || null;
     } catch (e) { /* tried again below */ }
     if (entry && (entry.status === "done" || entry.status === "failed")) {
