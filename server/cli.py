@@ -63,8 +63,10 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def _with_database(work) -> int:
-    """Run `work()` (a coroutine function) with the database open; its result is the exit status."""
+    """Run `work()` (a coroutine function) with the database open; its result is the exit status. A
+    refusal from a service (no such supervisor, a name already taken) is printed, with status 1."""
     from server.db import MigrationFailed, database
+    from server.errors import DomainError
 
     settings = Settings.from_env().prepare()
 
@@ -76,6 +78,9 @@ def _with_database(work) -> int:
         return asyncio.run(main())
     except MigrationFailed as exc:
         print(exc, file=sys.stderr)
+        return 1
+    except DomainError as exc:
+        print(exc.detail, file=sys.stderr)
         return 1
 
 
@@ -94,7 +99,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
-    from server.errors import DomainError
     from server.models import Role
     from server.services.accounts import NewUser, add_user
 
@@ -105,11 +109,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
                   supervisor=args.supervisor, cohort=args.cohort)
 
     async def add() -> int:
-        try:
-            user = await add_user(new)
-        except DomainError as exc:
-            print(exc.detail, file=sys.stderr)
-            return 1
+        user = await add_user(new)
         print(f"Added {role.label.lower()} '{user.username}'.")
         return 0
 
@@ -132,15 +132,10 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 
 
 def cmd_users_supervise(args: argparse.Namespace) -> int:
-    from server.errors import DomainError
     from server.services.accounts import supervise
 
     async def link() -> int:
-        try:
-            supervisor, trainee = await supervise(args.supervisor, args.trainee)
-        except DomainError as exc:
-            print(exc.detail, file=sys.stderr)
-            return 1
+        supervisor, trainee = await supervise(args.supervisor, args.trainee)
         print(f"{supervisor.username} now supervises {trainee.username}.")
         return 0
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rating.accreditation import AccreditationTargets
+from transcription.engines import DEFAULT_ENGINE, DEFAULT_MODEL
 
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
 
@@ -48,8 +49,8 @@ class Settings:
     database_url: str
     host: str = "127.0.0.1"
     port: int = 8000
-    engine: str = "faster-whisper"
-    model: str = "tiny.en"
+    engine: str = DEFAULT_ENGINE
+    model: str = DEFAULT_MODEL
     # "resemblyzer" (bundled), a .pt file of Resemblyzer-shaped weights, or a local SpeechBrain model directory.
     speaker_encoder: str = "resemblyzer"
     device: str = "auto"
@@ -91,8 +92,8 @@ class Settings:
             database_url=database_url,
             host=env.get("DIT_HOST") or "127.0.0.1",
             port=_int(env, "PORT", 8000),
-            engine=env.get("DIT_ENGINE") or "faster-whisper",
-            model=env.get("DIT_MODEL") or "tiny.en",
+            engine=env.get("DIT_ENGINE") or DEFAULT_ENGINE,
+            model=env.get("DIT_MODEL") or DEFAULT_MODEL,
             speaker_encoder=env.get("DIT_SPEAKER_ENCODER") or "resemblyzer",
             device=env.get("DIT_DEVICE") or "auto",
             max_upload_bytes=_int(env, "DIT_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),

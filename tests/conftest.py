@@ -13,10 +13,10 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from server.web.app import create_app
 from server.config import Settings
 from server.models import ApiToken, Role, User
 from server.security import hash_password, new_api_token
+from server.web.app import create_app
 from server.worker import TranscriptionWorker
 from speechfixtures.recorded import jfk_wav
 from tests.browser import service  # noqa: F401  (a fixture: `dit serve` for the browser tests)

@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from rating.scale import load_scale
-from server.services.agreement import TABLES
 from server.cli import main as dit
 from server.models import ApiToken, Assignment, Rating, Role, User
-from server.services.assignments import chosen_for_double_rating
 from server.security import new_api_token
+from server.services.agreement import TABLES
+from server.services.assignments import chosen_for_double_rating
 from tests.conftest import Client, open_case, upload
 from tests.test_access import login_by_cookie
 

@@ -11,8 +11,8 @@ import time
 import httpx
 import pytest
 
-from tests.browser import ARTIFACTS, launch, log_in
 from speechfixtures.recorded import jfk_wav
+from tests.browser import ARTIFACTS, launch, log_in
 from tests.test_rating_browser import add_second_supervisor, assign_through_the_api
 
 PLAYER = "document.getElementById('player')"

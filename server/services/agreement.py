@@ -36,7 +36,6 @@ from rating.agreement import (
 )
 from rating.phases import Phase
 from rating.scale import Scale
-from server import access
 from server.errors import Invalid
 from server.models import Rating, RatingKind, RatingStatus, Recording, User
 

@@ -12,6 +12,7 @@ from server.errors import Invalid, Unprocessable
 from server.models import Assignment, Rating, RatingKind, RatingStatus, Recording, User
 from server.services.assignments import assigned_ids, current_supervisors
 
+
 def check_reference_scores(scale: Scale, phase: str, scores) -> dict[str, int] | None:
     """The reference scores to keep (None for none), or 422 with each item's problem."""
     if scores is None:

@@ -17,6 +17,7 @@ from server.services.transcripts import stored_transcript
 from transcription.roles import (
     ROLES,
     Correction,
+    CorrectionKind,
     RoleAssignment,
     apply_corrections,
     combine_voiceprints,
@@ -71,7 +72,7 @@ async def save_correction(recording: Recording, row: Transcript, correction: Cor
     speakers = dict(row.speakers or {})
     roles = RoleAssignment.from_dict(speakers["roles"]) if speakers.get("roles") else None
     row.data = apply_corrections(TranscriptData.from_dict(row.data), [correction], roles).to_dict()
-    if correction.kind == "therapist_at" and roles is not None:
+    if correction.kind == CorrectionKind.THERAPIST_AT and roles is not None:
         speakers["roles"] = swap_assignment(roles).to_dict()
         row.speakers = speakers
     await row.save()

@@ -8,10 +8,9 @@ recordings can be gigabytes, so they go to the data directory and are cut off at
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-
-from collections.abc import Callable
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request

@@ -19,6 +19,7 @@ from transcription.roles.assignment import (
 )
 from transcription.roles.corrections import (
     Correction,
+    CorrectionKind,
     apply_corrections,
     set_speaker,
     swap_assignment,
@@ -33,6 +34,7 @@ __all__ = [
     "ROLES",
     "THERAPIST",
     "Correction",
+    "CorrectionKind",
     "Labelling",
     "RoleAssignment",
     "RoleWeights",

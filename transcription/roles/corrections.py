@@ -8,37 +8,47 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from enum import Enum
 
 from transcription.diarize import join_words, make_segment
 from transcription.roles.assignment import PATIENT, ROLES, SET_BY_HAND, THERAPIST, RoleAssignment, speaker_at_time
 from transcription.transcript import Transcript
 
 
+class CorrectionKind(str, Enum):
+    THERAPIST_AT = "therapist_at"
+    SPEAKER = "speaker"
+
+
 @dataclass(frozen=True)
 class Correction:
     """A person's correction of speakers, kept by time so that it outlasts re-transcription.
 
-    kind "therapist_at": the voice speaking at `start` is the therapist's (and so the other is the
-    patient's): what "swap roles" records. kind "speaker": words said between `start` and `end`
+    `THERAPIST_AT`: the voice speaking at `start` is the therapist's (and so the other is the
+    patient's): what "swap roles" records. `SPEAKER`: words said between `start` and `end`
     are `speaker`'s ("therapist", "patient" or None): what a split or merge records.
     """
 
-    kind: str
+    kind: CorrectionKind
     start: float
     end: float | None = None
     speaker: str | None = None
 
     def __post_init__(self):
-        if self.kind not in ("therapist_at", "speaker"):
-            raise ValueError(f"Unknown correction {self.kind!r}.")
-        if self.kind == "speaker":
+        try:
+            # Stored corrections come back from JSON as plain strings.
+            object.__setattr__(self, "kind", CorrectionKind(self.kind))
+        except ValueError:
+            raise ValueError(f"Unknown correction {self.kind!r}.") from None
+        if self.kind == CorrectionKind.SPEAKER:
             if self.end is None or self.end <= self.start:
                 raise ValueError("A speaker correction needs an end after its start.")
             if self.speaker not in (*ROLES, None):
                 raise ValueError(f"A speaker is {' or '.join(ROLES)}, not {self.speaker!r}.")
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None or k == "speaker" and self.kind == "speaker"}
+        data = {k: v for k, v in asdict(self).items() if v is not None or k == "speaker" and self.kind == CorrectionKind.SPEAKER}
+        return {**data, "kind": self.kind.value}
 
     @classmethod
     def from_dict(cls, data: dict) -> Correction:
@@ -58,7 +68,7 @@ def swap_roles(transcript: Transcript) -> Correction:
         raise ValueError("Every line is the therapist's, so there is no patient to swap with: "
                          "give lines to the patient one by one instead.")
     longest = max(patient, key=lambda s: s.end - s.start)
-    return Correction("therapist_at", round((longest.start + longest.end) / 2, 3))
+    return Correction(CorrectionKind.THERAPIST_AT, round((longest.start + longest.end) / 2, 3))
 
 
 def swap_assignment(roles: RoleAssignment) -> RoleAssignment:
@@ -74,7 +84,7 @@ def swap_assignment(roles: RoleAssignment) -> RoleAssignment:
 def set_speaker(start: float, end: float, speaker: str | None) -> Correction:
     """The correction that gives the words between `start` and `end` to `speaker`: split a segment
     from a word on (start at that word, end at the segment's end), or merge it under one speaker."""
-    return Correction("speaker", round(start, 3), round(end, 3), speaker)
+    return Correction(CorrectionKind.SPEAKER, round(start, 3), round(end, 3), speaker)
 
 
 def _swapped(role: str | None) -> str | None:
@@ -123,7 +133,7 @@ def apply_corrections(transcript: Transcript, corrections: Iterable[Correction |
     for correction in corrections:
         if isinstance(correction, dict):
             correction = Correction.from_dict(correction)
-        if correction.kind == "speaker":
+        if correction.kind == CorrectionKind.SPEAKER:
             transcript = _apply_range(transcript, correction)
             continue
         speaker = speaker_at_time(transcript, correction.start)

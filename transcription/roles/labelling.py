@@ -19,7 +19,7 @@ from transcription.diarize import (
 from transcription.media import load_channels
 from transcription.quality import GateResult, flag, quality_gates
 from transcription.roles.assignment import RoleAssignment, assign_roles
-from transcription.roles.corrections import Correction, apply_corrections
+from transcription.roles.corrections import Correction, CorrectionKind, apply_corrections
 from transcription.roles.evidence import RoleWeights
 from transcription.roles.voice_prints import voiceprints
 from transcription.transcript import Transcript, speaker_label
@@ -72,11 +72,11 @@ def label_speakers(path, transcript: Transcript, therapist_voiceprint: np.ndarra
     mono = channels.mean(axis=0) if channels.shape[0] > 1 else channels[0]
     prints = voiceprints(mono, diarisation.turns, range(diarisation.speakers), encoder, windows=options.windows)
     corrections = [Correction.from_dict(c) if isinstance(c, dict) else c for c in corrections]
-    anchors = [c for c in corrections if c.kind == "therapist_at"]
+    anchors = [c for c in corrections if c.kind == CorrectionKind.THERAPIST_AT]
     speakers = assign_speakers(transcript, diarisation.turns, options.align)
     labelled, roles = assign_roles(speakers, diarisation.turns, therapist_voiceprint, prints,
                                    therapist_at=anchors[-1].start if anchors else None, weights=weights)
-    labelled = apply_corrections(labelled, [c for c in corrections if c.kind == "speaker"])
+    labelled = apply_corrections(labelled, [c for c in corrections if c.kind == CorrectionKind.SPEAKER])
     labelling = Labelling(labelled, diarisation, roles, [], prints)
     separation = diarisation.separation if diarisation.method == "voices" and diarisation.speakers > 1 else None
     labelling.gates = quality_gates(diarisation.duration or transcript.duration, diarisation.speech_seconds,

@@ -23,6 +23,7 @@ from server.services.assignments import assignments_of
 from server.services.calibration import mark_calibration
 from server.web.deps import api_user, csv_response, json_body, scale_of, settings_of
 
+
 def lead(request: Request) -> None:
     access.require_lead(api_user(request))
 

@@ -33,6 +33,7 @@ from server.services.calibration import calibration_tapes, mark_calibration, sub
 from server.web.deps import checked_form, page_user, redirect, render, scale_of, settings_of
 from server.web.pages.charts import bland_altman, bland_altman_pair, drift_chart, fmt, heatmap
 
+
 async def calibration_page(request: Request, error: str | None = None, errors: Mapping[str, str] | None = None,
                            values: Mapping[str, str] | None = None, status_code: int = 200) -> Response:
     user = page_user(request)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from server.services.agreement import number, records
 
+
 def fmt(value, digits: int = 2, signed: bool = False) -> str:
     """A figure for the page: '–' where there is none."""
     value = number(value)

@@ -95,7 +95,7 @@ async def ratings_page(request: Request) -> Response:
     mine = None
     if is_rater:
         mine = await Rating.get_or_none(recording=recording, rater=user, kind=RatingKind.INDIVIDUAL)
-    submitted_individual = [r for r in ratings if r["kind"] == "individual" and r["status"] == "submitted"]
+    submitted_individual = [r for r in ratings if r["kind"] == RatingKind.INDIVIDUAL and r["status"] == RatingStatus.SUBMITTED]
     official = next((r for r in ratings if r["id"] == data["official"]), None)
     can_read = await access.may_read_trainee(user, recording.session.case.trainee_id)
     segments = await transcript_segments(recording)
@@ -130,7 +130,7 @@ async def adjudicate_page(request: Request) -> Response:
     access.require_adjudicator(user, recording)
     scale = scale_of(request)
     data = await visible_ratings(user, recording, scale, settings_of(request))
-    individual = [r for r in data["ratings"] if r["kind"] == "individual" and r["status"] == "submitted"]
+    individual = [r for r in data["ratings"] if r["kind"] == RatingKind.INDIVIDUAL and r["status"] == RatingStatus.SUBMITTED]
     context = {"recording": recording, "case": recording.session.case, "info": await recording_json(request, recording),
                "data": data}
     if not data["all_submitted"] or len(individual) < 2:
@@ -138,10 +138,10 @@ async def adjudicate_page(request: Request) -> Response:
         return render(request, "adjudicate.html", status_code=409, ready=False, individual=individual,
                       message="Adjudication starts when at least two assigned raters have all submitted.",
                       **context, **scale_context(scale, recording.session.phase.value))
-    consensus = next((r for r in data["ratings"] if r["kind"] == "consensus"), None)
+    consensus = next((r for r in data["ratings"] if r["kind"] == RatingKind.CONSENSUS), None)
     agreed = {row["item"]: next(iter(row["scores"].values())) for row in data["comparison"] if not row["differs"]}
     start = consensus or {"scores": {k: v for k, v in agreed.items() if v is not None}, "comments": {},
-                          "evidence": {}, "overall_comment": "", "status": "draft", "updated_at": ""}
+                          "evidence": {}, "overall_comment": "", "status": RatingStatus.DRAFT.value, "updated_at": ""}
     segments = await transcript_segments(recording)
     notes = {}
     for r in individual:
@@ -156,7 +156,7 @@ async def adjudicate_page(request: Request) -> Response:
         rows={row["item"]: row for row in data["comparison"]},
         consensus=consensus,
         start=start,
-        editable=start["status"] == "draft",
+        editable=start["status"] == RatingStatus.DRAFT,
         notes=notes,
         by_index=evidence_times(segments),
         **context,
