@@ -98,6 +98,33 @@ def require_lead(user: User, message: str = "Only a course lead or an admin can 
         raise Forbidden(message)
 
 
+# --- accounts ----------------------------------------------------------------------------------
+
+
+def may_view_accounts(user: User) -> bool:
+    return sees_everything(user)
+
+
+def require_may_view_accounts(user: User) -> None:
+    if not may_view_accounts(user):
+        raise Forbidden("Accounts are managed by admins; course leads can see them.")
+
+
+def may_manage_accounts(user: User) -> bool:
+    """Adding people, changing roles and names, deactivating, reset links: admins only."""
+    return user.role == Role.ADMIN
+
+
+def require_may_manage_accounts(user: User) -> None:
+    if not may_manage_accounts(user):
+        raise Forbidden("Only an admin adds, changes or deactivates accounts.")
+
+
+def may_manage_training_links(user: User) -> bool:
+    """Supervision links and supervisors' accreditation: course leads run the course, admins too."""
+    return sees_everything(user)
+
+
 # --- cases and recordings ----------------------------------------------------------------------
 
 

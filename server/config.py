@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rating.accreditation import AccreditationTargets
+from server.models import Role
 from transcription.engines import DEFAULT_ENGINE, DEFAULT_MODEL
 
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
@@ -36,6 +37,23 @@ def _fraction(env: dict[str, str], name: str, default: float, upper: float = 1.0
     return value
 
 
+def _positive(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise SystemExit(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _roles(env: dict[str, str], name: str, default: str) -> frozenset[str]:
+    """A comma-separated list of roles; empty means none."""
+    raw = env.get(name)
+    names = {part.strip() for part in (default if raw is None else raw).split(",") if part.strip()}
+    known = {role.value for role in Role}
+    if unknown := names - known:
+        raise SystemExit(f"{name} names roles that do not exist: {', '.join(sorted(unknown))}")
+    return frozenset(names)
+
+
 def _flag(env: dict[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -56,11 +74,16 @@ class Settings:
     device: str = "auto"
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     in_process_worker: bool = True
-    demo_accounts: bool = True
+    # Demo accounts are for a laptop: only `scripts/serve` asks for them.
+    demo_accounts: bool = False
     warm_classifier: bool = True
     job_stale_seconds: int = 30
     worker_poll_seconds: float = 1.0
     secure_cookies: bool = False
+    session_idle_minutes: int = 30
+    session_hours: int = 12
+    token_days: int = 30
+    mfa_required_roles: frozenset[str] = frozenset({"admin", "course_lead"})
     scale_file: Path | None = None
     accreditation_years: int = 3
     anonymise_adjudication: bool = True
@@ -98,9 +121,13 @@ class Settings:
             device=env.get("DIT_DEVICE") or "auto",
             max_upload_bytes=_int(env, "DIT_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
             in_process_worker=_flag(env, "DIT_IN_PROCESS_WORKER", True),
-            demo_accounts=_flag(env, "DIT_DEMO_ACCOUNTS", True),
+            demo_accounts=_flag(env, "DIT_DEMO_ACCOUNTS", False),
             job_stale_seconds=_int(env, "DIT_JOB_STALE_SECONDS", 30),
             secure_cookies=_flag(env, "DIT_SECURE_COOKIES", False),
+            session_idle_minutes=_positive(env, "DIT_SESSION_IDLE_MINUTES", 30),
+            session_hours=_positive(env, "DIT_SESSION_HOURS", 12),
+            token_days=_positive(env, "DIT_TOKEN_DAYS", 30),
+            mfa_required_roles=_roles(env, "DIT_MFA_REQUIRED_ROLES", "admin,course_lead"),
             scale_file=Path(env["DIT_SCALE_FILE"]) if env.get("DIT_SCALE_FILE") else None,
             accreditation_years=_int(env, "DIT_ACCREDITATION_YEARS", 3),
             anonymise_adjudication=_flag(env, "DIT_ANONYMISE_ADJUDICATION", True),

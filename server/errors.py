@@ -24,6 +24,12 @@ class Invalid(DomainError):
     status_code = 400
 
 
+class Unauthenticated(DomainError):
+    """Not signed in, or the credentials given are wrong."""
+
+    status_code = 401
+
+
 class Forbidden(DomainError):
     """The caller may see the thing but not do this to it."""
 
@@ -50,3 +56,18 @@ class Unprocessable(DomainError):
     """Well-formed but wrong: not media, scores off the scale; `errors` says which field."""
 
     status_code = 422
+
+
+class Throttled(DomainError):
+    """Too many failed attempts: try again after `retry_after` seconds."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class MfaEnrolmentRequired(Forbidden):
+    """The user's role must sign in with a second factor, and they have not set one up yet."""

@@ -14,8 +14,10 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from server.config import Settings
-from server.models import ApiToken, Role, User
-from server.security import hash_password, new_api_token
+from server.models import Role, User
+from server.security import hash_password
+from server.services.sign_in import Client as Caller
+from server.services.sign_in import issue_token
 from server.web.app import create_app
 from server.worker import TranscriptionWorker
 from speechfixtures.recorded import jfk_wav
@@ -38,7 +40,9 @@ PEOPLE = {
 def settings(request, tmp_path: Path) -> Settings:
     """Per-test settings; `@pytest.mark.settings(name=value)` changes them for one test."""
     marker = request.node.get_closest_marker("settings")
+    # Multi-factor sign-in is required only in the tests about it (they set mfa_required_roles).
     changes = {"in_process_worker": False, "demo_accounts": False, "warm_classifier": False,
+               "mfa_required_roles": frozenset(),
                **(marker.kwargs if marker else {})}
     return replace(Settings.from_env({"DIT_DATA_DIR": str(tmp_path / "data")}), **changes)
 
@@ -101,10 +105,14 @@ async def people(app, http, password_hash) -> dict[str, Client]:
     await users["other_trainee"].supervisors.add(users["other_supervisor"])
     clients = {"anonymous": Client(http, None, None)}
     for username, user in users.items():
-        token, token_hash = new_api_token()
-        await ApiToken.create(user=user, token_hash=token_hash)
-        clients[username] = Client(http, user, token)
+        clients[username] = Client(http, user, await bearer_token(user))
     return clients
+
+
+async def bearer_token(user: User) -> str:
+    """A token as POST /api/token issues one (default lifetime), without a password check for each test."""
+    token, _ = await issue_token(user, Settings.from_env({}), Caller(address="127.0.0.1"))
+    return token
 
 
 def sha256_of(path: Path) -> str:

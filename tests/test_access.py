@@ -240,9 +240,8 @@ async def test_access_that_comes_from_an_assignment_or_adjudication_alone(people
                                                                           password_hash):
     import httpx
 
-    from server.models import ApiToken, Role, User
-    from server.security import new_api_token
-    from tests.conftest import Client
+    from server.models import Role, User
+    from tests.conftest import Client, bearer_token
 
     owner = people["trainee"]
     case_id = await open_case(owner, "DIT-300")
@@ -251,8 +250,7 @@ async def test_access_that_comes_from_an_assignment_or_adjudication_alone(people
     senior = await User.create(username="senior", name="Senior Supervisor", role=Role.SUPERVISOR,
                                password_hash=password_hash, accredited=True,
                                accredited_on=people["supervisor"].user.accredited_on)
-    token, token_hash = new_api_token()
-    await ApiToken.create(user=senior, token_hash=token_hash)
+    token = await bearer_token(senior)
     clients = {"rater": people["other_supervisor"], "adjudicator": Client(http, senior, token)}
     values = {"case": case_id, "recording": recording_id, "trainee": owner.user.id}
 

@@ -16,8 +16,7 @@ import pytest
 
 from rating.scale import load_scale
 from server.cli import main as dit
-from server.models import ApiToken, Assignment, Rating, Role, User
-from server.security import new_api_token
+from server.models import Assignment, Rating, Role, User
 from server.services.agreement import TABLES
 from server.services.assignments import chosen_for_double_rating
 from tests.conftest import Client, open_case, upload
@@ -36,8 +35,7 @@ async def add_supervisor(http, password_hash: str, username: str, name: str, *,
                          accredited_on: date | None = None, accredited: bool = True) -> Client:
     user = await User.create(username=username, name=name, role=Role.SUPERVISOR, password_hash=password_hash,
                              accredited=accredited, accredited_on=accredited_on or date.today() - timedelta(days=10))
-    token, token_hash = new_api_token()
-    await ApiToken.create(user=user, token_hash=token_hash)
+    token = await bearer_token(user)
     return Client(http, user, token)
 
 

@@ -194,16 +194,13 @@ async def test_the_scale_is_served(people):
 
 @pytest.mark.slow
 async def test_a_named_senior_supervisor_adjudicates_blind(people, rated_recording, password_hash):
-    from server.models import ApiToken
-    from server.security import new_api_token
-    from tests.conftest import Client
+    from tests.conftest import Client, bearer_token
 
     rid = rated_recording
     lead, sue, sid = people["lead"], people["supervisor"], people["other_supervisor"]
     senior = await User.create(username="senior", name="Senior Supervisor", role=Role.SUPERVISOR,
                                password_hash=password_hash, accredited=True, accredited_on=date.today())
-    token, token_hash = new_api_token()
-    await ApiToken.create(user=senior, token_hash=token_hash)
+    token = await bearer_token(senior)
     senior_client = Client(lead.http, senior, token)
 
     for supervisor in ("supervisor", "other_supervisor"):

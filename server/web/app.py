@@ -12,7 +12,6 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
@@ -21,10 +20,10 @@ import web
 from rating.scale import load_scale
 from server.config import Settings
 from server.db import close_database, open_database
-from server.errors import DomainError
-from server.services.accounts import create_demo_accounts, format_demo_logins
+from server.errors import DomainError, MfaEnrolmentRequired
+from server.services.demo import create_demo_accounts, format_demo_notice
 from server.services.suggestions import SuggestionModel
-from server.web.auth import TokenOrSessionBackend, on_auth_error
+from server.web.auth import SessionCookie, TokenOrSessionBackend, on_auth_error
 from server.web.deps import render
 from server.web.routes import routes
 from server.worker import TranscriptionWorker
@@ -44,7 +43,10 @@ async def error_response(request: Request, exc: HTTPException | DomainError) -> 
     if exc.status_code == 401 and request.method == "GET":
         login = request.app.url_path_for("login")
         return RedirectResponse(f"{login}?next={quote(request.url.path)}", status_code=303)
-    return render(request, "error.html", status_code=exc.status_code, message=exc.detail)
+    if isinstance(exc, MfaEnrolmentRequired) and request.method == "GET":
+        return RedirectResponse(request.app.url_path_for("mfa"), status_code=303)
+    return render(request, "error.html", status_code=exc.status_code, message=exc.detail,
+                  headers=getattr(exc, "headers", None))
 
 
 class SecurityHeaders:
@@ -89,9 +91,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette):
         await open_database(settings)
         if settings.demo_accounts:
-            logins = await create_demo_accounts(settings)
-            if logins:
-                print(format_demo_logins(logins, f"http://{settings.host}:{settings.port}/"), flush=True)
+            if await create_demo_accounts(settings):
+                print(format_demo_notice(settings, f"http://{settings.host}:{settings.port}/"), flush=True)
         if settings.warm_classifier:
             # Loading (on a new installation, training) the classifier takes seconds of CPU: done now,
             # in the background, rather than on the first supervisor who opens a rating page.
@@ -116,12 +117,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(
-                SessionMiddleware,
+                SessionCookie,
+                always_secure=settings.secure_cookies,
                 secret_key=settings.secret_key,
                 session_cookie="dit_session",
                 same_site="lax",
-                https_only=settings.secure_cookies,
-                max_age=12 * 3600,
+                max_age=settings.session_hours * 3600,
             ),
             Middleware(AuthenticationMiddleware, backend=TokenOrSessionBackend(), on_error=on_auth_error),
         ],

@@ -18,9 +18,10 @@ from starlette.responses import RedirectResponse, Response
 from rating.scale import Scale
 from server import access
 from server.config import Settings
-from server.errors import Forbidden, Invalid
+from server.errors import Forbidden, Invalid, TooLarge
 from server.models import User
 from server.security import csrf_matches, csrf_token
+from server.services.sign_in import require_mfa_enrolled
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -33,8 +34,9 @@ def scale_of(request: Request) -> Scale:
     return request.app.state.scale
 
 
-def api_user(request: Request) -> User:
-    """The caller, or 401. Cookie-authenticated writes must also carry the CSRF token header."""
+def api_user(request: Request, *, enrolling: bool = False) -> User:
+    """The caller, or 401. Cookie-authenticated writes must also carry the CSRF token header. A user
+    whose role needs a second factor and who has none yet may only set one up (`enrolling`)."""
     if not request.user.is_authenticated:
         raise HTTPException(401, "Log in first: POST /api/token, then send 'Authorization: Bearer <token>'.")
     if (
@@ -43,13 +45,31 @@ def api_user(request: Request) -> User:
         and not csrf_matches(request.session, request.headers.get("x-csrf-token"))
     ):
         raise Forbidden("Missing or wrong X-CSRF-Token header for a cookie-authenticated request.")
+    if not enrolling:
+        require_mfa_enrolled(request.user, settings_of(request))
     return request.user
 
 
-def page_user(request: Request) -> User:
+def page_user(request: Request, *, enrolling: bool = False) -> User:
     if not request.user.is_authenticated:
         raise HTTPException(401, "Please log in.")
+    if not enrolling:
+        require_mfa_enrolled(request.user, settings_of(request))
     return request.user
+
+
+async def capped_body(request: Request, limit: int) -> None:
+    """Read the body, refusing one over `limit` bytes before it is all read: sign-in routes take no
+    more than a few fields. What was read is what `request.form()` and `json_body` then parse."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"The request is larger than {limit} bytes.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise TooLarge(f"The request is larger than {limit} bytes.")
+    request._body = bytes(body)  # Starlette's own cache of the body, which form() and body() read
 
 
 async def json_body(request: Request) -> dict:
@@ -76,13 +96,14 @@ async def checked_form(request: Request) -> FormData:
     return form
 
 
-def render(request: Request, template: str, status_code: int = 200, **context) -> Response:
+def render(request: Request, template: str, status_code: int = 200, headers: dict | None = None,
+           **context) -> Response:
     templates = request.app.state.templates
     user = request.user if request.user.is_authenticated else None
     context.setdefault("user", user)
     context.setdefault("is_lead", user is not None and access.sees_everything(user))
     context["csrf_token"] = csrf_token(request.session)
-    return templates.TemplateResponse(request, template, context, status_code=status_code)
+    return templates.TemplateResponse(request, template, context, status_code=status_code, headers=headers)
 
 
 def redirect(request: Request, name: str, *, query: str = "", fragment: str = "", **params) -> RedirectResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from server.models import Case, Recording, Role, TranscriptionJob, User
+from server.models import ApiToken, Case, Recording, Role, TranscriptionJob, User, UserSession
 from server.services.assignments import queue_for
 from server.services.cases import SessionSlot
 from server.services.recordings import latest_job
@@ -86,3 +86,28 @@ async def queue_json(request: Request, user: User) -> list[dict]:
         "assigned_at": entry.assignment.created_at.isoformat(),
         "my_rating": entry.my_rating.status.value if entry.my_rating else None,
     } for entry in await queue_for(user)]
+
+
+def _when(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def session_json(session: UserSession, *, current: bool) -> dict:
+    return {"id": session.id, "created_at": _when(session.created_at), "last_used_at": _when(session.last_seen_at),
+            "expires_at": _when(session.expires_at), "address": session.address, "user_agent": session.user_agent,
+            "current": current}
+
+
+def token_json(token: ApiToken, *, current: bool) -> dict:
+    return {"id": token.id, "created_at": _when(token.created_at), "created_from": token.created_from,
+            "last_used_at": _when(token.last_used_at), "last_used_from": token.last_used_from,
+            "expires_at": _when(token.expires_at), "current": current}
+
+
+def account_json(user: User, *, accreditation_current: bool) -> dict:
+    """An account as admins and course leads see it."""
+    return {**user_json(user), "active": user.is_active, "cohort": user.cohort,
+            "supervisors": [s.username for s in user.supervisors],
+            "accredited": user.accredited, "accredited_on": _when(user.accredited_on),
+            "accreditation_current": accreditation_current, "last_sign_in_at": _when(user.last_sign_in_at),
+            "mfa": user.mfa_enabled_at is not None, "deactivated_at": _when(user.deactivated_at)}
