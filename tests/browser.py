@@ -27,25 +27,31 @@ def free_port() -> int:
 
 @pytest.fixture
 def service(tmp_path):
-    """`dit serve` on a fresh data directory; yields (url, {username: password}) from what it printed."""
+    """`dit serve` with demo accounts on a fresh data directory; yields (url, {username: password}) from
+    the log-ins file it wrote (it prints where the file is, never a password). Multi-factor sign-in is
+    left to the tests about it."""
     port = free_port()
-    env = {**os.environ, "DIT_DATA_DIR": str(tmp_path / "data"), "PORT": str(port)}
+    env = {**os.environ, "DIT_DATA_DIR": str(tmp_path / "data"), "PORT": str(port), "DIT_DEMO_ACCOUNTS": "1",
+           "DIT_MFA_REQUIRED_ROLES": ""}
     env.pop("DIT_DATABASE_URL", None)
     process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    logins, lines = {}, []
+    lines = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         lines.append(line)
-        if match := re.search(r"user: (\S+)\s+password: (\S+)", line):
-            logins[match.group(1)] = match.group(2)
         if "Uvicorn running" in line or "Application startup complete" in line:
             break
     else:
         process.kill()
         raise AssertionError("the service did not start:\n" + "".join(lines))
-    assert set(logins) == {"admin", "lead", "supervisor", "trainee"}, "".join(lines)
+    logins_file = tmp_path / "data" / "demo-logins.txt"
+    assert logins_file.stat().st_mode & 0o777 == 0o600
+    logins = {username: password for _, username, password in
+              (line.split() for line in logins_file.read_text().splitlines())}
+    assert set(logins) == {"admin", "lead", "supervisor", "trainee"}
+    assert not any(password in "".join(lines) for password in logins.values()), "a password was printed"
     yield f"http://127.0.0.1:{port}", logins
     process.terminate()
     process.wait(timeout=10)

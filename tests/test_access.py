@@ -7,6 +7,7 @@ import re
 import pytest
 from starlette.routing import Mount, Route
 
+from server.models import Role, User
 from tests.conftest import PASSWORD, open_case, run_queued_jobs, upload
 
 ROLES = ["anonymous", "trainee", "other_trainee", "supervisor", "other_supervisor", "lead", "admin"]
@@ -63,6 +64,23 @@ API = [
     # An empty body: those allowed to log supervision are told what is missing.
     ("POST", "/api/trainees/{trainee}/supervision", "json", expect(401, 400, 404, 400, 404, 400, 400)),
     ("PUT", "/api/trainees/{trainee}/training-record", "json", expect(401, 403, 404, 403, 404, 200, 200)),
+    # One's own account: sessions and tokens (the ids are no one's), password (an empty body is refused).
+    ("GET", "/api/me/sessions", None, expect(401, 200, 200, 200, 200, 200, 200)),
+    ("DELETE", "/api/me/sessions/{session}", None, expect(401, 404, 404, 404, 404, 404, 404)),
+    ("DELETE", "/api/me/tokens/{token}", None, expect(401, 404, 404, 404, 404, 404, 404)),
+    ("POST", "/api/me/password", "json", expect(401, 400, 400, 400, 400, 400, 400)),
+    # Accounts: course leads read them and change accreditation and supervision (an empty change); admins
+    # everything ('user' is a trainee kept for this; an empty body names no role, so admins get 400).
+    ("GET", "/api/users", None, expect(401, 403, 403, 403, 403, 200, 200)),
+    ("POST", "/api/users", "json", expect(401, 403, 403, 403, 403, 403, 400)),
+    ("GET", "/api/users/{user}", None, expect(401, 403, 403, 403, 403, 200, 200)),
+    ("PATCH", "/api/users/{user}", "json", expect(401, 403, 403, 403, 403, 200, 200)),
+    ("POST", "/api/users/{user}/password-link", None, expect(401, 403, 403, 403, 403, 403, 201)),
+    ("POST", "/api/users/{user}/mfa-reset", None, expect(401, 403, 403, 403, 403, 403, 200)),
+    ("POST", "/api/users/{user}/deactivate", None, expect(401, 403, 403, 403, 403, 403, 200)),
+    ("POST", "/api/users/{user}/reactivate", None, expect(401, 403, 403, 403, 403, 403, 200)),
+    # Last: it ends the token the calls above used.
+    ("POST", "/api/logout", None, expect(401, 204, 204, 204, 204, 204, 204)),
 ]
 # Pages, logged in by cookie; anonymous GETs are sent to the log-in page.
 PAGES = [
@@ -91,10 +109,27 @@ PAGES = [
     ("GET", "/trainees/{trainee}/progress", None, expect(303, 200, 404, 200, 404, 200, 200)),
     ("POST", "/trainees/{trainee}/supervision", "form", expect(401, 400, 404, 400, 404, 400, 400)),
     ("POST", "/trainees/{trainee}/training-record", "form", expect(401, 403, 404, 403, 404, 303, 303)),
+    ("GET", "/account", None, expect(303, 200, 200, 200, 200, 200, 200)),
+    ("POST", "/account/password", "form", expect(401, 422, 422, 422, 422, 422, 422)),
+    ("POST", "/account/sessions/{session}/revoke", "form", expect(401, 404, 404, 404, 404, 404, 404)),
+    ("POST", "/account/tokens/{token}/revoke", "form", expect(401, 404, 404, 404, 404, 404, 404)),
+    ("GET", "/account/mfa", None, expect(303, 200, 200, 200, 200, 200, 200)),
+    ("POST", "/account/mfa", "form", expect(401, 422, 422, 422, 422, 422, 422)),
+    ("POST", "/account/mfa/off", "form", expect(401, 303, 303, 303, 303, 303, 303)),
+    ("GET", "/users", None, expect(303, 403, 403, 403, 403, 200, 200)),
+    ("POST", "/users", "form", expect(401, 403, 403, 403, 403, 403, 400)),
+    ("GET", "/users/{user}", None, expect(303, 403, 403, 403, 403, 200, 200)),
+    # A lead saves accreditation and supervision; the admin's form also sends an empty name.
+    ("POST", "/users/{user}", "form", expect(401, 403, 403, 403, 403, 303, 400)),
+    ("POST", "/users/{user}/password-link", "form", expect(401, 403, 403, 403, 403, 403, 200)),
+    ("POST", "/users/{user}/mfa-reset", "form", expect(401, 403, 403, 403, 403, 403, 303)),
+    ("POST", "/users/{user}/deactivate", "form", expect(401, 403, 403, 403, 403, 403, 303)),
+    ("POST", "/users/{user}/reactivate", "form", expect(401, 403, 403, 403, 403, 403, 303)),
 ]
 # Routes that need no row in the tables above, and why.
 UNLISTED = {"/api/token": "the log-in itself", "/login": "listed as GET; POST is the log-in form",
-            "/logout": "only ends the caller's own session"}
+            "/login/code": "the log-in's second step", "/logout": "only ends the caller's own session",
+            "/password/{secret}": "reached with a one-time secret, not a role"}
 
 
 def every_route(routes, prefix=""):
@@ -128,8 +163,8 @@ async def login_by_cookie(http, username: str) -> str:
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     response = await http.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
     assert response.status_code == 303, response.text
-    cases = await http.get("/cases")
-    return re.search(r'name="csrf-token" content="([^"]+)"', cases.text).group(1)
+    account = await http.get("/account")  # open to every signed-in user, even one still to set up MFA
+    return re.search(r'name="csrf-token" content="([^"]+)"', account.text).group(1)
 
 
 @pytest.mark.slow
@@ -143,8 +178,9 @@ async def test_every_role_gets_the_right_answer_from_every_route(people, setting
     assigned = await people["lead"].post(f"/api/recordings/{recording_id}/assignments", json={"supervisor": "supervisor"})
     assert assigned.status_code == 201
     draft = await people["supervisor"].request("PUT", f"/api/recordings/{recording_id}/ratings/mine", json={})
+    leaver = await User.create(username="leaver", name="Lee Ver", role=Role.TRAINEE, password_hash="x")
     values = {"case": case_id, "recording": recording_id, "number": 2, "rating": draft.json()["id"],
-              "trainee": owner.user.id, "table": "ratings"}
+              "trainee": owner.user.id, "table": "ratings", "user": leaver.id, "session": 999_999, "token": 999_999}
     codes = iter(range(200, 400))
 
     async def call(client_request, method, template, body, headers=None, csrf=None):
@@ -240,7 +276,6 @@ async def test_access_that_comes_from_an_assignment_or_adjudication_alone(people
                                                                           password_hash):
     import httpx
 
-    from server.models import Role, User
     from tests.conftest import Client, bearer_token
 
     owner = people["trainee"]

@@ -21,19 +21,21 @@ def dit(*args: str, data_dir, stdin: str | None = None) -> subprocess.CompletedP
 
 def test_users_add_list_and_supervise(tmp_path):
     added = dit("users", "add", "--role", "supervisor", "--name", "sue", "--full-name", "Sue Smith",
-                "--accredited-on", "2026-01-15", data_dir=tmp_path, stdin="a long password\n")
+                "--accredited-on", "2026-01-15", data_dir=tmp_path, stdin="violet canal orbit lantern\n")
     assert added.returncode == 0, added.stderr
     assert dit("users", "add", "--role", "trainee", "--name", "tia", "--supervisor", "sue", "--cohort", "2026 spring",
-               data_dir=tmp_path, stdin="another password\n").returncode == 0
+               data_dir=tmp_path, stdin="quiet meadow ferry copper\n").returncode == 0
     short = dit("users", "add", "--role", "admin", "--name", "ad", data_dir=tmp_path, stdin="short\n")
-    assert short.returncode != 0 and "at least 8 characters" in short.stderr
-    again = dit("users", "add", "--role", "admin", "--name", "sue", data_dir=tmp_path, stdin="a long password\n")
+    assert short.returncode != 0 and "at least 12 characters" in short.stderr
+    common = dit("users", "add", "--role", "admin", "--name", "ad", data_dir=tmp_path, stdin="password1234\n")
+    assert common.returncode != 0 and "ad" not in dit("users", "list", data_dir=tmp_path).stdout.split()
+    again = dit("users", "add", "--role", "admin", "--name", "sue", data_dir=tmp_path, stdin="violet canal orbit lantern\n")
     assert again.returncode == 1 and "already exists" in again.stderr
     listing = dit("users", "list", data_dir=tmp_path).stdout
     assert "supervisor   sue" in listing and "accredited 2026-01-15" in listing
     assert "tia" in listing and "cohort 2026 spring supervised by sue" in listing
     unknown = dit("users", "add", "--role", "trainee", "--name", "tom", "--supervisor", "nobody",
-                  data_dir=tmp_path, stdin="another password\n")
+                  data_dir=tmp_path, stdin="quiet meadow ferry copper\n")
     assert unknown.returncode == 1 and "tom" not in dit("users", "list", data_dir=tmp_path).stdout
     assert "ad " not in listing
 

@@ -206,7 +206,7 @@ def test_recovery_codes_are_readable_distinct_and_stored_as_hashes():
     codes, hashes = new_recovery_codes()
     assert len(codes) == len(set(codes)) == 10
     for code in codes:
-        assert re.fullmatch(r"[2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4}", code)
+        assert re.fullmatch(r"[2-9a-hjkmnp-z]{6}-[2-9a-hjkmnp-z]{6}", code)
     assert hashes == [hashlib.sha256(code.replace("-", "").encode()).hexdigest() for code in codes]
     assert len(new_recovery_codes(3)[0]) == 3
 
@@ -220,7 +220,7 @@ def test_a_recovery_code_works_once():
 
 
 @pytest.mark.parametrize("typed", [str.upper, lambda code: code.replace("-", ""),
-                                   lambda code: f" {code[:4]} {code[5:]} "])
+                                   lambda code: f" {code[:6]} {code[7:]} "])
 def test_a_recovery_code_is_recognised_whatever_its_case_spaces_and_dash(typed):
     codes, hashes = new_recovery_codes(2)
     assert use_recovery_code(typed(codes[1]), hashes) == hashes[:1]

@@ -9,9 +9,10 @@ import secrets
 from server.security.tokens import hash_secret
 
 # Lower-case letters and digits without those read alike (0/o, 1/l/i): 31 symbols, so each
-# "xxxx-xxxx" code carries about 40 bits, and is only worth anything together with the password.
+# "xxxxxx-xxxxxx" code carries about 59 bits: too many to try offline against a leaked hash, which is
+# why a plain SHA-256 of it is enough (and it is only worth anything together with the password).
 ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
-HALF_LENGTH = 4
+HALF_LENGTH = 6
 
 
 def new_recovery_codes(n: int = 10) -> tuple[list[str], list[str]]:

@@ -42,6 +42,7 @@ async def create_user(request: Request) -> JSONResponse:
       409: {description: The username is taken.}
     """
     user = api_user(request)
+    access.require_may_manage_accounts(user)
     body = await json_body(request)
     try:
         role = Role(body.get("role"))

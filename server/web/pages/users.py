@@ -30,6 +30,7 @@ async def users_page(request: Request, error: str | None = None, status_code: in
 async def add_user_form(request: Request) -> Response:
     user = page_user(request)
     form = await checked_form(request)
+    access.require_may_manage_accounts(user)
     try:
         role = Role(str(form.get("role", "")))
     except ValueError:
