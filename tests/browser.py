@@ -46,15 +46,17 @@ def service(tmp_path):
     else:
         process.kill()
         raise AssertionError("the service did not start:\n" + "".join(lines))
-    logins_file = tmp_path / "data" / "demo-logins.txt"
-    assert logins_file.stat().st_mode & 0o777 == 0o600
-    logins = {username: password for _, username, password in
-              (line.split() for line in logins_file.read_text().splitlines())}
-    assert set(logins) == {"admin", "lead", "supervisor", "trainee"}
-    assert not any(password in "".join(lines) for password in logins.values()), "a password was printed"
-    yield f"http://127.0.0.1:{port}", logins
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        logins_file = tmp_path / "data" / "demo-logins.txt"
+        assert logins_file.stat().st_mode & 0o777 == 0o600
+        logins = {username: password for _, username, password in
+                  (line.split() for line in logins_file.read_text().splitlines())}
+        assert set(logins) == {"admin", "lead", "supervisor", "trainee"}
+        assert not any(password in "".join(lines) for password in logins.values()), "a password was printed"
+        yield f"http://127.0.0.1:{port}", logins
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def launch(playwright):
