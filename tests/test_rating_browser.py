@@ -237,6 +237,8 @@ def test_a_lead_adjudicates_releases_and_the_trainee_reads_the_feedback(service,
         page.goto(f"{url}/recordings/{recording_id}/ratings")
         expect(page.locator("table.comparison tr.differs")).to_have_count(2)
         page.click("text=Adjudicate")
+        # The page's module scripts run just before `load`; a click before then would find no handler.
+        page.wait_for_load_state("load")
         differing = page.locator(".adj-item.differs")
         expect(differing).to_have_count(2)
         expect(page.locator(f"#s-{items[0]}-4")).to_be_checked()  # agreed, filled in
