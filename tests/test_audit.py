@@ -19,7 +19,7 @@ from server.cli import main as dit
 from server.models import Assignment, Rating, Role, User
 from server.services.agreement import TABLES
 from server.services.assignments import chosen_for_double_rating
-from tests.conftest import Client, open_case, upload
+from tests.conftest import Client, bearer_token, open_case, upload
 from tests.test_access import login_by_cookie
 
 SCALE = load_scale()

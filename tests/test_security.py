@@ -15,10 +15,8 @@ import pytest
 from argon2 import PasswordHasher
 
 from server.security import (
-    hash_api_token,
     hash_password,
     hash_secret,
-    new_api_token,
     new_recovery_codes,
     new_secret,
     new_totp_secret,
@@ -103,11 +101,6 @@ def test_a_new_secret_is_url_safe_random_and_stored_as_its_sha256():
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", secret)
     assert stored == hashlib.sha256(secret.encode()).hexdigest() == hash_secret(secret)
     assert new_secret()[0] != secret
-
-
-def test_api_tokens_are_such_secrets():
-    token, stored = new_api_token()
-    assert hash_api_token(token) == stored == hash_secret(token)
 
 
 # TOTP

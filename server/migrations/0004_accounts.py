@@ -1,10 +1,12 @@
-from tortoise import migrations
-from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from server.models import EndReason
+
+from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
-from tortoise import fields
+from tortoise.migrations import operations as ops
+
+from server.models import EndReason
+
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0003_rating_enums')]

@@ -3,18 +3,11 @@ one-time secrets and tokens, CSRF tokens, TOTP, recovery codes."""
 
 from server.security.passwords import hash_password, password_needs_rehash, password_problem, verify_password
 from server.security.recovery import new_recovery_codes, use_recovery_code
-from server.security.tokens import (
-    csrf_matches,
-    csrf_token,
-    hash_api_token,
-    hash_secret,
-    new_api_token,
-    new_secret,
-)
+from server.security.tokens import csrf_matches, csrf_token, hash_secret, new_secret
 from server.security.totp import new_totp_secret, provisioning_uri, qr_svg, verify_totp
 
 __all__ = [
-    "csrf_matches", "csrf_token", "hash_api_token", "hash_password", "hash_secret", "new_api_token",
-    "new_recovery_codes", "new_secret", "new_totp_secret", "password_needs_rehash", "password_problem",
-    "provisioning_uri", "qr_svg", "use_recovery_code", "verify_password", "verify_totp",
+    "csrf_matches", "csrf_token", "hash_password", "hash_secret", "new_recovery_codes", "new_secret",
+    "new_totp_secret", "password_needs_rehash", "password_problem", "provisioning_uri", "qr_svg",
+    "use_recovery_code", "verify_password", "verify_totp",
 ]

@@ -21,11 +21,6 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-# API tokens are such secrets; these names are what the sign-in code and the tests import.
-new_api_token = new_secret
-hash_api_token = hash_secret
-
-
 def csrf_token(session: dict) -> str:
     """The synchroniser token for this cookie session, created on first use."""
     if "csrf" not in session:

@@ -11,7 +11,6 @@ from server.config import Settings
 from server.models import Case, CaseIpaf, Role, User
 from server.security import hash_password
 
-
 DEMO_ACCOUNTS = (
     ("admin", "Ada Admin", Role.ADMIN),
     ("lead", "Lee Course-Lead", Role.COURSE_LEAD),
