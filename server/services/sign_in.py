@@ -34,7 +34,8 @@ ACCOUNT_LIMIT = 5
 ADDRESS_LIMIT = 20
 MAX_USERNAME = 64
 MAX_PASSWORD = 256
-# A session's last use is written at most this often: a write per request would serialise SQLite.
+# A session's or token's last use is written at most this often (or when the address changes): a
+# write per request would serialise SQLite.
 TOUCH_EVERY = timedelta(seconds=30)
 
 
@@ -59,20 +60,32 @@ def _retry_after(oldest: datetime, at: datetime) -> int:
     return max(1, math.ceil((oldest + WINDOW - at).total_seconds()))
 
 
-async def check_throttle(username: str, address: str) -> None:
-    """`Throttled` while the account or the address has used up its failures in the window."""
+async def claim_attempt(username: str, client: Client) -> SignInAttempt:
+    """Count this attempt as a failure before checking anything, so that attempts arriving together
+    cannot all pass the throttle before any failure is saved; a right answer takes it back (`withdraw`).
+    `Throttled` (and the attempt not counted) while the account or the address has used up its failures:
+    only the failures saved before this one count, in the order the database gave them ids."""
+    attempt = await SignInAttempt.create(username=username[:MAX_USERNAME], address=client.address[:64],
+                                         succeeded=False)
     at = now()
     since = at - WINDOW
-    last_success = await SignInAttempt.filter(username=username, succeeded=True, at__gte=since).order_by("-at").first()
-    counted_from = max(since, last_success.at) if last_success else since
-    account = await SignInAttempt.filter(username=username, succeeded=False, at__gt=counted_from).order_by(
-        "-at").limit(ACCOUNT_LIMIT).values_list("at", flat=True)
-    if len(account) >= ACCOUNT_LIMIT:
-        raise Throttled(_throttle_message(_retry_after(min(account), at)), _retry_after(min(account), at))
-    by_address = await SignInAttempt.filter(address=address, succeeded=False, at__gte=since).order_by(
-        "-at").limit(ADDRESS_LIMIT).values_list("at", flat=True)
-    if len(by_address) >= ADDRESS_LIMIT:
-        raise Throttled(_throttle_message(_retry_after(min(by_address), at)), _retry_after(min(by_address), at))
+    last_success = await SignInAttempt.filter(username=attempt.username, succeeded=True, at__gte=since).order_by(
+        "-id").first()
+    earlier = SignInAttempt.filter(succeeded=False, id__lt=attempt.id, at__gte=since)
+    for query, limit in ((earlier.filter(username=attempt.username,
+                                         id__gt=last_success.id if last_success else 0), ACCOUNT_LIMIT),
+                         (earlier.filter(address=attempt.address), ADDRESS_LIMIT)):
+        counted = await query.order_by("-id").limit(limit).values_list("at", flat=True)
+        if len(counted) >= limit:
+            await SignInAttempt.filter(id=attempt.id).delete()
+            seconds = _retry_after(min(counted), at)
+            raise Throttled(_throttle_message(seconds), seconds)
+    return attempt
+
+
+async def withdraw(attempt: SignInAttempt) -> None:
+    """A right answer was given: it is no failure."""
+    await SignInAttempt.filter(id=attempt.id).delete()
 
 
 def _throttle_message(seconds: int) -> str:
@@ -81,19 +94,16 @@ def _throttle_message(seconds: int) -> str:
             "or ask an administrator to reset your password.")
 
 
-async def record_attempt(username: str, client: Client, succeeded: bool) -> None:
-    await SignInAttempt.create(username=username[:MAX_USERNAME], address=client.address[:64], succeeded=succeeded)
-
-
 async def check_password(username: str, password: str, client: Client) -> User:
     """The active user with this name and password, counted against the throttle; `Unauthenticated`
     otherwise. The Argon2 check runs off the event loop, so guessing cannot slow other users."""
     check_credentials_shape(username, password)
-    await check_throttle(username, client.address)
+    attempt = await claim_attempt(username, client)
     user = await User.get_or_none(username=username, is_active=True)
     if not await asyncio.to_thread(verify_password, user.password_hash if user else None, password):
-        await record_attempt(username, client, False)
         raise Unauthenticated("Wrong username or password.")
+    # Not yet a success: with a second factor, the sign-in succeeds only once the code is right.
+    await withdraw(attempt)
     if password_needs_rehash(user.password_hash):
         user.password_hash = await asyncio.to_thread(hash_password, password)
         await user.save(update_fields=["password_hash"])
@@ -116,26 +126,27 @@ def require_mfa_enrolled(user: User, settings: Settings) -> None:
 
 async def check_second_factor(user: User, code: str, client: Client) -> None:
     """A code from the user's authenticator app, or one of their recovery codes (used up by this)."""
-    await check_throttle(user.username, client.address)
+    attempt = await claim_attempt(user.username, client)
     code = (code or "").strip()
     counter = verify_totp(user.mfa_secret, code, last_counter=user.mfa_last_counter) if len(code) <= 16 else None
     if counter is not None:
         user.mfa_last_counter = counter
         await user.save(update_fields=["mfa_last_counter"])
+        await withdraw(attempt)
         return
     remaining = use_recovery_code(code, user.recovery_codes) if len(code) <= 32 else None
     if remaining is not None:
         user.recovery_codes = remaining
         await user.save(update_fields=["recovery_codes"])
+        await withdraw(attempt)
         return
-    await record_attempt(user.username, client, False)
     raise Unauthenticated("That code is not right (or was used already). Use the current code from your "
                           "authenticator app, or a recovery code.")
 
 
 async def signed_in(user: User, client: Client) -> None:
     """A sign-in completed: it clears the account's failure count."""
-    await record_attempt(user.username, client, True)
+    await SignInAttempt.create(username=user.username, address=client.address[:64], succeeded=True)
     user.last_sign_in_at = now()
     await user.save(update_fields=["last_sign_in_at"])
 
@@ -205,7 +216,9 @@ async def token_for(token: str, client: Client) -> ApiToken | None:
                                 expires_at__gt=at).select_related("user").first()
     if row is None or not row.user.is_active:
         return None
-    await ApiToken.filter(id=row.id).update(last_used_at=at, last_used_from=client.address[:64])
+    address = client.address[:64]
+    if row.last_used_at is None or at - row.last_used_at >= TOUCH_EVERY or row.last_used_from != address:
+        await ApiToken.filter(id=row.id).update(last_used_at=at, last_used_from=address)
     return row
 
 
