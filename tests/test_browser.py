@@ -27,6 +27,8 @@ def test_transcript_page_seeks_and_highlights_in_chromium(service):
         expect(page.locator("h1")).to_contain_text("Session 7")
         segments = page.locator("#segments .segment")
         expect(segments.first).to_be_visible(timeout=90_000)
+        # The page reloads itself when the transcript is ready; its module scripts run just before `load`.
+        page.wait_for_load_state("load")
         assert segments.count() >= 2
 
         second = segments.nth(1)
