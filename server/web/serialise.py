@@ -111,3 +111,8 @@ def account_json(user: User, *, accreditation_current: bool) -> dict:
             "accredited": user.accredited, "accredited_on": _when(user.accredited_on),
             "accreditation_current": accreditation_current, "last_sign_in_at": _when(user.last_sign_in_at),
             "mfa": user.mfa_enabled_at is not None, "deactivated_at": _when(user.deactivated_at)}
+
+
+def password_link_url(request: Request, secret: str) -> str:
+    """The one-time set-password link in full, to send to its owner."""
+    return str(request.url_for("password_link", secret=secret))

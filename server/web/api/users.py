@@ -13,7 +13,7 @@ from server.errors import Invalid
 from server.models import Role, User
 from server.services import accounts, mfa
 from server.web.deps import api_user, json_body, settings_of
-from server.web.serialise import account_json
+from server.web.serialise import account_json, password_link_url
 
 
 def _json(request: Request, user: User) -> dict:
@@ -57,8 +57,8 @@ async def create_user(request: Request) -> JSONResponse:
                            cohort=body.get("cohort"), supervisor=body.get("supervisor"), accredited_on=accredited_on)
     created, secret = await accounts.add_user(user, new)
     created = await accounts.account(user, created.id)
-    link = str(request.url_for("password_link", secret=secret))
-    return JSONResponse({**_json(request, created), "password_link": link}, status_code=201)
+    return JSONResponse({**_json(request, created), "password_link": password_link_url(request, secret)},
+                        status_code=201)
 
 
 async def get_user(request: Request) -> JSONResponse:
@@ -87,16 +87,21 @@ async def patch_user(request: Request) -> JSONResponse:
     return JSONResponse(_json(request, await accounts.account(user, person.id)))
 
 
+async def on_account(request: Request, action) -> JSONResponse:
+    """`action(admin, user)` on the account in the path; answers with the account."""
+    user = api_user(request)
+    person = await accounts.account(user, request.path_params["user_id"])
+    await action(user, person)
+    return JSONResponse(_json(request, person))
+
+
 async def deactivate(request: Request) -> JSONResponse:
     """
     summary: Deactivate an account (admins); its sessions and tokens end at once, its history stays.
     responses:
       200: {description: The account.}
     """
-    user = api_user(request)
-    person = await accounts.account(user, request.path_params["user_id"])
-    await accounts.deactivate(user, person)
-    return JSONResponse(_json(request, person))
+    return await on_account(request, accounts.deactivate)
 
 
 async def reactivate(request: Request) -> JSONResponse:
@@ -105,10 +110,7 @@ async def reactivate(request: Request) -> JSONResponse:
     responses:
       200: {description: The account.}
     """
-    user = api_user(request)
-    person = await accounts.account(user, request.path_params["user_id"])
-    await accounts.reactivate(user, person)
-    return JSONResponse(_json(request, person))
+    return await on_account(request, accounts.reactivate)
 
 
 async def password_link(request: Request) -> JSONResponse:
@@ -120,7 +122,7 @@ async def password_link(request: Request) -> JSONResponse:
     user = api_user(request)
     person = await accounts.account(user, request.path_params["user_id"])
     secret = await accounts.password_link(user, person)
-    return JSONResponse({"password_link": str(request.url_for("password_link", secret=secret))}, status_code=201)
+    return JSONResponse({"password_link": password_link_url(request, secret)}, status_code=201)
 
 
 async def reset_mfa(request: Request) -> JSONResponse:
@@ -129,10 +131,7 @@ async def reset_mfa(request: Request) -> JSONResponse:
     responses:
       200: {description: The account.}
     """
-    user = api_user(request)
-    person = await accounts.account(user, request.path_params["user_id"])
-    await mfa.reset(user, person)
-    return JSONResponse(_json(request, person))
+    return await on_account(request, mfa.reset)
 
 
 USER = "/users/{user_id:int}"

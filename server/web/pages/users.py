@@ -12,10 +12,7 @@ from server.errors import DomainError
 from server.models import Role, User
 from server.services import accounts, mfa
 from server.web.deps import checked_form, page_user, redirect, render, settings_of
-
-
-def link_url(request: Request, secret: str) -> str:
-    return str(request.url_for("password_link", secret=secret))
+from server.web.serialise import password_link_url
 
 
 async def users_page(request: Request, error: str | None = None, status_code: int = 200, **extra) -> Response:
@@ -43,7 +40,7 @@ async def add_user_form(request: Request) -> Response:
         if exc.status_code == 403:
             raise
         return await users_page(request, error=exc.detail, status_code=exc.status_code)
-    return render(request, "user_link.html", person=created, link=link_url(request, secret), new=True)
+    return render(request, "user_link.html", person=created, link=password_link_url(request, secret), new=True)
 
 
 async def user_page(request: Request, error: str | None = None, status_code: int = 200) -> Response:
@@ -76,17 +73,19 @@ async def user_form(request: Request) -> Response:
     return redirect(request, "user", user_id=person.id)
 
 
-async def account_action(request: Request, action) -> Response:
+async def account_action(request: Request, action, shown=None) -> Response:
+    """A button on a user's page: `action(admin, user)`; a refusal is shown on the page. Then back to the
+    user's page, or `shown(user, result)` when the action has something to show once."""
     user = page_user(request)
     person = await accounts.account(user, request.path_params["user_id"])
     await checked_form(request)
     try:
-        await action(user, person)
+        result = await action(user, person)
     except DomainError as exc:
         if exc.status_code in (403, 404):
             raise
         return await user_page(request, error=exc.detail, status_code=exc.status_code)
-    return redirect(request, "user", user_id=person.id)
+    return shown(person, result) if shown else redirect(request, "user", user_id=person.id)
 
 
 async def deactivate_form(request: Request) -> Response:
@@ -102,16 +101,8 @@ async def mfa_reset_form(request: Request) -> Response:
 
 
 async def link_form(request: Request) -> Response:
-    user = page_user(request)
-    person = await accounts.account(user, request.path_params["user_id"])
-    await checked_form(request)
-    try:
-        secret = await accounts.password_link(user, person)
-    except DomainError as exc:
-        if exc.status_code in (403, 404):
-            raise
-        return await user_page(request, error=exc.detail, status_code=exc.status_code)
-    return render(request, "user_link.html", person=person, link=link_url(request, secret), new=False)
+    return await account_action(request, accounts.password_link, lambda person, secret: render(
+        request, "user_link.html", person=person, link=password_link_url(request, secret), new=False))
 
 
 USER = "/users/{user_id:int}"
