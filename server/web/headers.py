@@ -18,10 +18,11 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "media-src 'self'",
     "connect-src 'self'",
 ])
-# Listening to a recording needs none of these; autoplay and fullscreen are left as they are, for the player.
+# Listening to a recording needs none of these (autoplay, fullscreen and picture-in-picture stay as they are, for
+# the player; security keys, for signing in). Each is a name Chromium knows: it logs an error for any other.
 DENIED_FEATURES = [
-    "accelerometer", "bluetooth", "camera", "display-capture", "geolocation", "gyroscope", "hid", "magnetometer",
-    "microphone", "midi", "payment", "serial", "usb",
+    "accelerometer", "browsing-topics", "camera", "display-capture", "geolocation", "gyroscope", "hid",
+    "idle-detection", "magnetometer", "microphone", "midi", "payment", "serial", "usb", "xr-spatial-tracking",
 ]
 PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in DENIED_FEATURES)
 STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
