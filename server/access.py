@@ -16,6 +16,14 @@ from server.models import Assignment, Case, Rating, RatingStatus, Recording, Rol
 
 # --- reading ---------------------------------------------------------------------------------
 
+# Primary keys are IntFields: an id beyond PostgreSQL's integer (SQLite's ends at 2**63 - 1) names no row,
+# and the database would refuse the query rather than find nothing.
+LARGEST_ID = 2**31 - 1
+
+
+def possible_id(id_: int) -> bool:
+    return 0 < id_ <= LARGEST_ID
+
 
 def sees_everything(user: User) -> bool:
     """Course leads and admins read every case and run the course."""
@@ -45,14 +53,14 @@ async def may_read_trainee(user: User, trainee_id: int) -> bool:
 
 
 async def readable_case(user: User, case_id: int) -> Case:
-    case = await Case.get_or_none(id=case_id).select_related("trainee")
+    case = await Case.get_or_none(id=case_id).select_related("trainee") if possible_id(case_id) else None
     if case is None or not await may_read_trainee(user, case.trainee_id):
         raise NotFound("No such case.")
     return case
 
 
 async def readable_trainee(user: User, trainee_id: int) -> User:
-    trainee = await User.get_or_none(id=trainee_id, role=Role.TRAINEE)
+    trainee = await User.get_or_none(id=trainee_id, role=Role.TRAINEE) if possible_id(trainee_id) else None
     if trainee is None or not await may_read_trainee(user, trainee.id):
         raise NotFound("No such trainee.")
     return trainee
@@ -66,7 +74,8 @@ async def readable_recording(user: User, recording_id: int) -> Recording:
     """A recording of a trainee this user may read, or one they are assigned to rate or adjudicate
     (a second rater or an adjudicator may come from outside the trainee's own supervision). Its
     transcript, with corrections, and its media are readable to the same people."""
-    recording = await Recording.get_or_none(id=recording_id).select_related("session__case__trainee")
+    recording = (await Recording.get_or_none(id=recording_id).select_related("session__case__trainee")
+                 if possible_id(recording_id) else None)
     if recording is None or not (
         await may_read_trainee(user, recording.session.case.trainee_id)
         or recording.adjudicator_id == user.id
@@ -78,7 +87,8 @@ async def readable_recording(user: User, recording_id: int) -> Recording:
 
 async def rateable_recording(user: User, recording_id: int) -> Recording:
     """The recording, if this user is assigned to rate it."""
-    recording = await Recording.get_or_none(id=recording_id).select_related("session__case__trainee")
+    recording = (await Recording.get_or_none(id=recording_id).select_related("session__case__trainee")
+                 if possible_id(recording_id) else None)
     if recording is None or not await is_rater(user, recording):
         if recording is not None and await may_read_trainee(user, recording.session.case.trainee_id):
             raise Forbidden("You are not assigned to rate this recording.")

@@ -22,7 +22,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, proxy_headers=True, log_level=args.log_level)
+    # Forwarded headers are believed from the configured proxies only; without any, from no one.
+    proxies = ({"proxy_headers": True, "forwarded_allow_ips": list(settings.trusted_proxies)}
+               if settings.trusted_proxies else {"proxy_headers": False})
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
+                server_header=False, **proxies)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -61,6 +62,19 @@ def _flag(env: dict[str, str], name: str, default: bool) -> bool:
     return raw.strip().lower() not in {"0", "false", "no", "off"}
 
 
+def _proxies(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR networks; `*` (any peer) only where nothing but the proxy can connect."""
+    proxies = tuple(item.strip() for item in (env.get(name) or "").split(",") if item.strip())
+    for proxy in proxies:
+        if proxy == "*":
+            continue
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError as exc:
+            raise SystemExit(f"{name} must be IP addresses or CIDR networks, got {proxy!r}") from exc
+    return proxies
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -84,6 +98,8 @@ class Settings:
     session_hours: int = 12
     token_days: int = 30
     mfa_required_roles: frozenset[str] = frozenset({"admin", "course_lead"})
+    # Peers whose X-Forwarded-Proto and X-Forwarded-For are believed; none by default: the socket's own.
+    trusted_proxies: tuple[str, ...] = ()
     scale_file: Path | None = None
     accreditation_years: int = 3
     anonymise_adjudication: bool = True
@@ -128,6 +144,7 @@ class Settings:
             session_hours=_positive(env, "DIT_SESSION_HOURS", 12),
             token_days=_positive(env, "DIT_TOKEN_DAYS", 30),
             mfa_required_roles=_roles(env, "DIT_MFA_REQUIRED_ROLES", "admin,course_lead"),
+            trusted_proxies=_proxies(env, "DIT_TRUSTED_PROXIES"),
             scale_file=Path(env["DIT_SCALE_FILE"]) if env.get("DIT_SCALE_FILE") else None,
             accreditation_years=_int(env, "DIT_ACCREDITATION_YEARS", 3),
             anonymise_adjudication=_flag(env, "DIT_ANONYMISE_ADJUDICATION", True),

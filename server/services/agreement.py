@@ -48,6 +48,10 @@ DEFAULT_BOOTSTRAP = 1000  # as `dit agreement`
 MAX_BOOTSTRAP = 10_000
 
 
+# A longer filter is no cohort, and the database field would refuse to be compared with it.
+COHORT_LENGTH = User._meta.fields_map["cohort"].max_length
+
+
 RATING_COLUMNS = ["recording", "item", "rater", "score", "phase", "submitted_at", "cohort", "case", "session",
                   "is_calibration"]
 
@@ -120,6 +124,8 @@ def parse_filters(params: Mapping[str, str]) -> Filters:
     if start and end and start > end:
         raise Invalid(f"'from' ({start}) is after 'to' ({end}).")
     cohort = (params.get("cohort") or "").strip() or None
+    if cohort is not None and len(cohort) > COHORT_LENGTH:
+        raise Invalid(f"'cohort' is at most {COHORT_LENGTH} characters, not {len(cohort)}.")
     return Filters(cohort=cohort, start=start, end=end, phase=phase, level=level)
 
 
@@ -151,7 +157,7 @@ async def load_ratings(filters: Filters) -> pd.DataFrame:
         query = query.filter(phase=filters.phase)
     if filters.start:
         query = query.filter(submitted_at__gte=_utc_midnight(filters.start))
-    if filters.end:
+    if filters.end and filters.end < date.max:  # no day follows the last one: nothing to bound
         query = query.filter(submitted_at__lt=_utc_midnight(filters.end + timedelta(days=1)))
     ratings = await query.select_related("rater", "recording__session__case__trainee").order_by("recording_id", "id")
     rows = []

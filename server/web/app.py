@@ -25,6 +25,7 @@ from server.services.demo import create_demo_accounts, format_demo_notice
 from server.services.suggestions import SuggestionModel
 from server.web.auth import SessionCookie, TokenOrSessionBackend, on_auth_error
 from server.web.deps import render
+from server.web.headers import SecurityHeaders
 from server.web.routes import routes
 from server.worker import TranscriptionWorker
 from transcription.formats import clock
@@ -47,36 +48,6 @@ async def error_response(request: Request, exc: HTTPException | DomainError) -> 
         return RedirectResponse(request.app.url_path_for("mfa"), status_code=303)
     return render(request, "error.html", status_code=exc.status_code, message=exc.detail,
                   headers=getattr(exc, "headers", None))
-
-
-class SecurityHeaders:
-    """Pages and transcripts are clinical data: no caching by shared caches, no sniffing, no framing."""
-
-    HEADERS = [
-        (b"x-content-type-options", b"nosniff"),
-        (b"x-frame-options", b"DENY"),
-        (b"referrer-policy", b"same-origin"),
-    ]
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        is_static = scope["path"].startswith("/static/")
-
-        async def send_with_headers(message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers += self.HEADERS
-                if not is_static and not any(name == b"cache-control" for name, _ in headers):
-                    headers.append((b"cache-control", b"private, no-store"))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 def _log_failure(task: asyncio.Task) -> None:
