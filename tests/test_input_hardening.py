@@ -129,7 +129,8 @@ async def walk(people, settings, app, tmp_path) -> Walk:
             cookies[role] = "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
     routes = sorted(path for method, path in every_route(app.routes) if method == "GET")
     assert len(routes) > 25, "the walk must reach the routes inside mounts"
-    ids = {"case_id": case_id, "recording_id": recording_id, "trainee_id": people["trainee"].user.id, "table": "raters"}
+    ids = {"case_id": case_id, "recording_id": recording_id, "trainee_id": people["trainee"].user.id, "table": "raters",
+           "user_id": people["trainee"].user.id, "secret": "not-a-link"}
     return Walk(app, routes, ids, cookies)
 
 
@@ -167,3 +168,19 @@ async def test_hostile_byte_ranges_never_give_a_server_error(walk):
         answers[byte_range[:30]] = response.status_code
     assert all(status in (200, 206, 400, 416) for status in answers.values()), str(answers)
     assert answers["bytes=0-1"] == 206
+
+
+@pytest.mark.slow
+async def test_out_of_range_ids_in_api_changes_are_refused_with_a_message(walk, people):
+    """POST, PATCH and DELETE routes of the API, sent ids no database column holds, answer 4xx with a message."""
+    changes = sorted((method, path) for method, path in every_route(walk.app.routes)
+                     if method in ("POST", "PATCH", "DELETE") and path.startswith("/api/") and "{" in path)
+    assert len(changes) > 10
+    failures = []
+    for method, template in changes:
+        for bad in (str(2**63), "9" * 40):
+            path = re.sub(r"\{(\w+)(:\w+)?\}", bad, template)
+            response = await people["lead"].request(method, path, json={})
+            if problem := problems_with(response, path):
+                failures.append(f"{method} {template}: {problem}")
+    assert not failures, "\n".join(failures)

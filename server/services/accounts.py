@@ -104,7 +104,7 @@ async def visible_users(actor: User) -> list[User]:
 
 async def account(actor: User, user_id: int) -> User:
     access.require_may_view_accounts(actor)
-    user = await User.get_or_none(id=user_id).prefetch_related("supervisors")
+    user = await User.get_or_none(id=user_id).prefetch_related("supervisors") if access.possible_id(user_id) else None
     if user is None:
         raise NotFound("No such user.")
     return user

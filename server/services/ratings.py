@@ -207,7 +207,8 @@ async def reopen(user: User, rating_id: int, reason: str, scale: Scale) -> Ratin
     """A submitted rating back to draft, with the reason kept. The feedback that rested on it is
     withdrawn until it is released again."""
     access.require_lead(user)
-    rating = await Rating.get_or_none(id=rating_id).select_related("rater", "recording")
+    rating = (await Rating.get_or_none(id=rating_id).select_related("rater", "recording")
+              if access.possible_id(rating_id) else None)
     if rating is None:
         raise NotFound("No such rating.")
     reason = reason.strip()

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from tortoise.expressions import Q
 
+from server import access
 from server.clock import now
 from server.config import Settings
 from server.errors import Invalid, MfaEnrolmentRequired, NotFound, Throttled, Unauthenticated
@@ -190,7 +191,7 @@ async def end_session(session_id: int, reason: EndReason) -> None:
 
 
 async def end_own_session(user: User, session_id: int) -> None:
-    if not await UserSession.exists(id=session_id, user=user):
+    if not (access.possible_id(session_id) and await UserSession.exists(id=session_id, user=user)):
         raise NotFound("No such session.")
     await end_session(session_id, EndReason.REVOKED)
 
@@ -227,7 +228,8 @@ async def live_tokens(user: User) -> list[ApiToken]:
 
 
 async def revoke_own_token(user: User, token_id: int) -> None:
-    if not await ApiToken.filter(id=token_id, user=user, revoked_at__isnull=True).update(revoked_at=now()):
+    if not (access.possible_id(token_id)
+            and await ApiToken.filter(id=token_id, user=user, revoked_at__isnull=True).update(revoked_at=now())):
         raise NotFound("No such token.")
 
 
