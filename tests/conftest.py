@@ -23,8 +23,8 @@ from server.web.app import create_app
 from server.worker import TranscriptionWorker
 from speechfixtures.recorded import jfk_wav
 from tests.browser import service  # noqa: F401  (a fixture: `dit serve` for the browser tests)
-from tests.postgres import (  # noqa: F401  (fixtures)
-    backend, new_database, postgres_server, postgres_template, statements_of_one_dialect)
+from tests.postgres import backend, new_database
+from tests.postgres import postgres_server, postgres_template, statements_of_one_dialect  # noqa: F401  (fixtures)
 
 PASSWORD = "correct horse battery"
 

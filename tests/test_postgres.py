@@ -31,6 +31,9 @@ from tests.test_sign_in import (  # noqa: F401
 )
 
 MIGRATIONS = sorted(p.stem for p in (ROOT / "server" / "migrations").glob("[0-9]*.py"))
+# Connections of this database waiting for an advisory lock (the server's other databases aside).
+WAITING_FOR_THE_LOCK = """SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
 
 
 @pytest.fixture
@@ -60,35 +63,25 @@ def test_dit_migrate_brings_an_empty_database_up_to_date(database, tmp_path):
         postgres.table_names(database))
 
 
-def test_machines_started_together_migrate_a_new_database_once(database, tmp_path):
-    """Six processes, each with its own data directory as on six machines: without the advisory lock
-    several would find the database empty and create its tables."""
-    processes = [dit_migrate(database, tmp_path / f"machine{number}") for number in range(6)]
-    results = [process.communicate(timeout=120) for process in processes]
-
-    assert [process.returncode for process in processes] == [0] * 6, [err for _, err in results]
-    assert all(f"the last {MIGRATIONS[-1]}" in out for out, _ in results)
-    assert postgres.applied(database) == MIGRATIONS
-
-
-async def test_a_process_waits_for_the_advisory_lock(database, tmp_path):
-    """Whoever holds the lock, on any machine, makes `dit migrate` wait; it migrates once it is free."""
+async def test_machines_started_together_migrate_a_new_database_once(database, tmp_path):
+    """Six processes, each with a data directory (so a file lock) of its own as on six machines, all
+    waiting on the advisory lock that the test holds and then let go at once: each must find the
+    database as the one before it left it, so the schema is made once and the history written once."""
     holder = await asyncpg.connect(database)
     try:
         await holder.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
-        process = dit_migrate(database, tmp_path / "machine")
-        deadline = time.monotonic() + 60
-        # Until the process is connected and waiting on the lock (and not merely still starting).
-        while not await holder.fetchval(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "dit migrate never asked for the lock"
+        processes = [dit_migrate(database, tmp_path / f"machine{number}") for number in range(6)]
+        deadline = time.monotonic() + 120
+        while await holder.fetchval(WAITING_FOR_THE_LOCK) < len(processes):
+            assert all(process.poll() is None for process in processes), "a process did not wait for the lock"
+            assert time.monotonic() < deadline, "the processes never asked for the lock"
             await asyncio.sleep(0.1)
         assert await holder.fetchval("SELECT to_regclass('public.user')") is None
     finally:
         await holder.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
         await holder.close()
-    out, err = await asyncio.to_thread(process.communicate, timeout=120)
+    results = [await asyncio.to_thread(process.communicate, timeout=120) for process in processes]
 
-    assert process.returncode == 0, err
+    assert [process.returncode for process in processes] == [0] * 6, [err for _, err in results]
+    assert all(f"the last {MIGRATIONS[-1]}" in out for out, _ in results)
     assert postgres.applied(database) == MIGRATIONS
