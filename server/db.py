@@ -20,6 +20,8 @@ APPS = {"models": {"models": ["server.models"], "migrations": "server.migrations
 # day: that of 0001_initial (commit e096de0), or, from commit 1840a3d on, with 0002's speaker columns.
 SCHEMA_BEFORE_MIGRATIONS = MigrationTarget(app_label="models", name="0001_initial")
 SCHEMA_BEFORE_MIGRATIONS_WITH_SPEAKERS = MigrationTarget(app_label="models", name="0002_speakers")
+# PostgreSQL's advisory locks are named by a 64-bit number: this one is the eight bytes "dit:migr".
+MIGRATION_LOCK_KEY = int.from_bytes(b"dit:migr", "big")
 
 
 def tortoise_config(database_url: str) -> dict:
@@ -54,15 +56,34 @@ async def open_database(settings: Settings) -> None:
 async def _migration_lock(settings: Settings):
     """One process at a time migrates: processes started together (the Procfile's web and worker)
     would otherwise both find a new database empty and both create its tables. A file lock in the
-    data directory serves the processes of one machine; the Procfile's release step migrates once
-    before any starts, for databases that processes on several machines share."""
+    data directory serves the processes of one machine (SQLite is only ever shared that way); on
+    PostgreSQL, processes on several machines take turns through an advisory lock in the database."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with open(settings.data_dir / "migrate.lock", "a") as lock:
         await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
         try:
-            yield
+            async with _advisory_lock():
+                yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextlib.asynccontextmanager
+async def _advisory_lock():
+    """PostgreSQL's session-level advisory lock, held on one connection of the pool while the
+    migrations run on others; it belongs to the database, so the server frees it if this process
+    dies. Other databases have none (SQLite needs none beyond the file lock)."""
+    client = get_connection("default")
+    if client.capabilities.dialect != "postgres":
+        yield
+        return
+    # The key is a literal, as asyncpg and psycopg write query parameters differently.
+    async with client.acquire_connection() as connection:
+        await connection.execute(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+        try:
+            yield
+        finally:
+            await connection.execute(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
 
 
 async def _migrate() -> None:
@@ -89,8 +110,9 @@ async def _has_tables() -> bool:
 
 
 async def _schema_before_migrations() -> MigrationTarget:
-    # An update that matches no row, as SQLite reads an unknown double-quoted name in a SELECT as a
-    # string: only a column named as the target of an assignment must exist.
+    # An update that matches no row, and not a SELECT: SQLite reads an unknown double-quoted name in
+    # a SELECT as a string, but a column named as the target of an assignment must exist there as
+    # on PostgreSQL. Outside a transaction, the failed statement leaves PostgreSQL's session usable.
     if await _answers(Transcript.filter(id__isnull=True).update(speakers=None)):
         return SCHEMA_BEFORE_MIGRATIONS_WITH_SPEAKERS
     return SCHEMA_BEFORE_MIGRATIONS

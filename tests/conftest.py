@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,6 +23,8 @@ from server.web.app import create_app
 from server.worker import TranscriptionWorker
 from speechfixtures.recorded import jfk_wav
 from tests.browser import service  # noqa: F401  (a fixture: `dit serve` for the browser tests)
+from tests.postgres import backend, new_database
+from tests.postgres import postgres_server, postgres_template, statements_of_one_dialect  # noqa: F401  (fixtures)
 
 PASSWORD = "correct horse battery"
 
@@ -37,14 +40,22 @@ PEOPLE = {
 
 
 @pytest.fixture
-def settings(request, tmp_path: Path) -> Settings:
-    """Per-test settings; `@pytest.mark.settings(name=value)` changes them for one test."""
+def settings(request, tmp_path: Path) -> Iterator[Settings]:
+    """Per-test settings with a new database: a SQLite file in the test's data directory, or with
+    DIT_TEST_DATABASE=postgres a PostgreSQL database of its own (see tests/postgres.py).
+    `@pytest.mark.settings(name=value)` changes them for one test."""
     marker = request.node.get_closest_marker("settings")
     # Multi-factor sign-in is required only in the tests about it (they set mfa_required_roles).
     changes = {"in_process_worker": False, "demo_accounts": False, "warm_classifier": False,
                "mfa_required_roles": frozenset(),
                **(marker.kwargs if marker else {})}
-    return replace(Settings.from_env({"DIT_DATA_DIR": str(tmp_path / "data")}), **changes)
+    settings = replace(Settings.from_env({"DIT_DATA_DIR": str(tmp_path / "data")}), **changes)
+    if backend() == "sqlite":
+        yield settings
+        return
+    server = request.getfixturevalue("postgres_server")
+    with new_database(server, request.getfixturevalue("postgres_template")) as url:
+        yield replace(settings, database_url=url)
 
 
 @dataclass

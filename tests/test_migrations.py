@@ -1,6 +1,6 @@
-"""Schema migrations on real SQLite files: a new database, ones made before migrations existed
-(by generate_schemas from the models of commit e096de0, or of commit 1840a3d on, which had the
-speaker columns), and one already up to date."""
+"""Schema migrations on real SQLite files and real PostgreSQL databases: a new database, ones made
+before migrations existed (by generate_schemas from the models of commit e096de0, or of commit 1840a3d
+on, which had the speaker columns), and one already up to date."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import contextlib
 import json
 import os
 import sqlite3
+import itertools
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,18 +30,51 @@ from server.db import (
     tortoise_config,
 )
 from server.models import Recording, Role, Transcript, User
+from tests import postgres
+from tests.postgres import BACKENDS, new_database
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = sorted(p.stem for p in (ROOT / "server" / "migrations").glob("[0-9]*.py"))
 
 
+@pytest.fixture(params=BACKENDS)
+def new_settings(request, tmp_path: Path) -> Iterator[Callable[[], Settings]]:
+    """Settings with a new, empty database on the backend the test runs on, each time it is called: a
+    SQLite file in a data directory of its own, or a PostgreSQL database of its own."""
+    server = request.getfixturevalue("postgres_server") if request.param == "postgres" else None
+    numbers = itertools.count()
+    with contextlib.ExitStack() as databases:
+        def make() -> Settings:
+            data_dir = tmp_path / f"data{next(numbers)}"
+            data_dir.mkdir()
+            env = {"DIT_DATA_DIR": str(data_dir)}
+            if server:
+                env["DIT_DATABASE_URL"] = databases.enter_context(new_database(server))
+            return Settings.from_env(env)
+
+        yield make
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings.from_env({"DIT_DATA_DIR": str(tmp_path)})
+def settings(new_settings) -> Settings:
+    return new_settings()
+
+
+def on_postgres(settings: Settings) -> bool:
+    return settings.database_url.startswith("postgres")
 
 
 def db_file(settings: Settings) -> Path:
     return settings.data_dir / "dit.sqlite3"
+
+
+def execute(settings: Settings, *statements: str) -> None:
+    if on_postgres(settings):
+        postgres.execute(settings.database_url, *statements)
+        return
+    with contextlib.closing(sqlite3.connect(db_file(settings))) as db, db:
+        for statement in statements:
+            db.execute(statement)
 
 
 def table_names(db: sqlite3.Connection) -> list[str]:
@@ -47,9 +82,11 @@ def table_names(db: sqlite3.Connection) -> list[str]:
             if not name.startswith("sqlite_")]
 
 
-def schema(path: Path) -> dict[str, dict]:
-    """Each table's columns, indexes and foreign keys, as SQLite reports them, whatever the column order."""
-    with contextlib.closing(sqlite3.connect(path)) as db:
+def schema(settings: Settings) -> dict[str, dict]:
+    """Each table's columns, indexes and foreign keys, as the database reports them, whatever the column order."""
+    if on_postgres(settings):
+        return postgres.schema(settings.database_url)
+    with contextlib.closing(sqlite3.connect(db_file(settings))) as db:
         tables = table_names(db)
         return {
             table: {
@@ -64,21 +101,27 @@ def schema(path: Path) -> dict[str, dict]:
         }
 
 
-def contents(path: Path) -> dict[str, list[dict]]:
-    with contextlib.closing(sqlite3.connect(path)) as db:
+def contents(settings: Settings) -> dict[str, list[dict]]:
+    if on_postgres(settings):
+        return postgres.contents(settings.database_url)
+    with contextlib.closing(sqlite3.connect(db_file(settings))) as db:
         db.row_factory = sqlite3.Row
         tables = table_names(db)
         return {table: [dict(row) for row in db.execute(f'SELECT * FROM "{table}" ORDER BY rowid')] for table in tables}
 
 
-def applied(path: Path) -> list[str]:
-    with contextlib.closing(sqlite3.connect(path)) as db:
+def applied(settings: Settings) -> list[str]:
+    if on_postgres(settings):
+        return postgres.applied(settings.database_url)
+    with contextlib.closing(sqlite3.connect(db_file(settings))) as db:
         return [name for (name,) in db.execute("SELECT name FROM tortoise_migrations WHERE app = 'models' ORDER BY id")]
 
 
 def dit(settings: Settings, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "server.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "DIT_DATA_DIR": str(settings.data_dir)})
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "DIT_DATA_DIR": str(settings.data_dir),
+                                 "DIT_DATABASE_URL": settings.database_url})
 
 
 def finished(process: subprocess.Popen) -> tuple[int, str, str]:
@@ -106,48 +149,63 @@ SPEAKER_CORRECTION = {"kind": "speaker", "start": 0.0, "end": 2.5, "speaker": "t
 SPEAKERS = {"flag": None, "encoder": "resemblyzer", "roles": {"therapist": 0, "confidence": 0.97}}
 
 
+def sql(value) -> str:
+    """A value written into SQL that SQLite and PostgreSQL both read (PostgreSQL casts a quoted literal
+    to the column's type: timestamps, dates, JSON)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value)
+    return "'" + value.replace("'", "''") + "'"
+
+
+def insert(table: str, **row) -> str:
+    return f'INSERT INTO "{table}" ({", ".join(row)}) VALUES ({", ".join(sql(value) for value in row.values())})'
+
+
 async def make_old_install(settings: Settings, commit: str = "e096de0") -> None:
     """A database as the service made it before migrations, at `commit`: its schema and no history,
     with a trainee's case, a session, its recording and transcript, a job, and the trainee's supervisor."""
     await migrate(settings, OLD_INSTALLS[commit])
     created = "2026-01-05 09:30:00.123456+00:00"
-    with contextlib.closing(sqlite3.connect(db_file(settings))) as db, db:
-        db.execute("DROP TABLE tortoise_migrations")
-        db.executemany(
-            "INSERT INTO user (id, username, name, role, password_hash, is_active, accredited, accredited_on,"
-            " cohort, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(1, "tia", "Tia Trainee", "trainee", "$argon2id$v=19$m=65536,t=3,p=4$abc$def", 1, 0, None,
-              "2026 spring", created),
-             (2, "sam", "Sam Supervisor", "supervisor", "$argon2id$v=19$m=65536,t=3,p=4$ghi$jkl", 1, 1,
-              "2025-09-01", None, created)],
-        )
-        db.execute("INSERT INTO supervision (user_rel_id, user_id) VALUES (1, 2)")
-        db.execute("INSERT INTO training_case (id, code, trainee_id, created_at) VALUES (1, 'DIT-007', 1, ?)", (created,))
-        db.execute("INSERT INTO therapy_session (id, case_id, number, created_at) VALUES (1, 1, 3, ?)", (created,))
-        db.execute(
-            "INSERT INTO recording (id, session_id, uploaded_by_id, storage_key, original_file, media_type,"
-            " size_bytes, sha256, duration, has_video, channels, sample_rate, is_current, created_at,"
-            " submitted_for_assessment_at, feedback_released_at, is_calibration, reference_scores, adjudicator_id)"
-            " VALUES (1, 1, 1, '0f8c2a56-3d7e-4b1a-9c55-2f0e6a1d4b77', 'original.m4a', 'audio/mp4', 48213377,"
-            " 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 3012.5, 0, 2, 48000, 1, ?,"
-            " ?, NULL, 1, ?, 2)",
-            (created, created, json.dumps({"1": 4, "2": 3})),
-        )
-        db.execute(
-            "INSERT INTO transcript (id, recording_id, language, engine, model, data, created_at)"
-            " VALUES (1, 1, 'en', 'faster-whisper', 'tiny.en', ?, ?)",
-            (json.dumps({"segments": [{"start": 0.0, "end": 2.5, "text": "How have you been since we last met?"}]}),
-             created),
-        )
-        db.execute(
-            "INSERT INTO transcription_job (id, recording_id, status, progress, error, engine, model, attempts,"
-            " worker, heartbeat_at, created_at, started_at, finished_at)"
-            " VALUES (1, 1, 'done', 1.0, NULL, 'faster-whisper', 'tiny.en', 1, 'host:1', ?, ?, ?, ?)",
-            (created, created, created, created),
-        )
-        if commit == "1840a3d":
-            db.execute("UPDATE recording SET speaker_corrections = ?", (json.dumps([SPEAKER_CORRECTION]),))
-            db.execute("UPDATE transcript SET speakers = ?", (json.dumps(SPEAKERS),))
+    rows = [
+        "DROP TABLE tortoise_migrations",
+        insert("user", id=1, username="tia", name="Tia Trainee", role="trainee",
+               password_hash="$argon2id$v=19$m=65536,t=3,p=4$abc$def", is_active=True, accredited=False,
+               accredited_on=None, cohort="2026 spring", created_at=created),
+        insert("user", id=2, username="sam", name="Sam Supervisor", role="supervisor",
+               password_hash="$argon2id$v=19$m=65536,t=3,p=4$ghi$jkl", is_active=True, accredited=True,
+               accredited_on="2025-09-01", cohort=None, created_at=created),
+        insert("supervision", user_rel_id=1, user_id=2),
+        insert("training_case", id=1, code="DIT-007", trainee_id=1, created_at=created),
+        insert("therapy_session", id=1, case_id=1, number=3, created_at=created),
+        insert("recording", id=1, session_id=1, uploaded_by_id=1, storage_key="0f8c2a56-3d7e-4b1a-9c55-2f0e6a1d4b77",
+               original_file="original.m4a", media_type="audio/mp4", size_bytes=48213377,
+               sha256="e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", duration=3012.5,
+               has_video=False, channels=2, sample_rate=48000, is_current=True, created_at=created,
+               submitted_for_assessment_at=created, feedback_released_at=None, is_calibration=True,
+               reference_scores={"1": 4, "2": 3}, adjudicator_id=2),
+        insert("transcript", id=1, recording_id=1, language="en", engine="faster-whisper", model="tiny.en",
+               data={"segments": [{"start": 0.0, "end": 2.5, "text": "How have you been since we last met?"}]},
+               created_at=created),
+        insert("transcription_job", id=1, recording_id=1, status="done", progress=1.0, error=None,
+               engine="faster-whisper", model="tiny.en", attempts=1, worker="host:1", heartbeat_at=created,
+               created_at=created, started_at=created, finished_at=created),
+    ]
+    if commit == "1840a3d":
+        rows += [f"UPDATE recording SET speaker_corrections = {sql([SPEAKER_CORRECTION])}",
+                 f"UPDATE transcript SET speakers = {sql(SPEAKERS)}"]
+    if on_postgres(settings):
+        # Rows inserted with their ids leave PostgreSQL's sequences behind, as rows the service had
+        # made would not: the next row each table gets must not reuse an id.
+        rows += [f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), (SELECT max(id) FROM \"{table}\"))"
+                 for table in ("user", "training_case", "therapy_session", "recording", "transcript",
+                               "transcription_job")]
+    execute(settings, *rows)
 
 
 async def test_a_new_database_gets_every_table_and_column(settings):
@@ -155,30 +213,33 @@ async def test_a_new_database_gets_every_table_and_column(settings):
     model_tables = {model._meta.db_table for model in Tortoise.apps["models"].values()}
     await close_database()
 
-    tables = schema(db_file(settings))
+    tables = schema(settings)
     assert set(tables) == model_tables | {"supervision", "tortoise_migrations"}
-    assert tables["recording"]["columns"]["speaker_corrections"] == ("JSON", 1, "'[]'", 0)
-    assert tables["transcript"]["columns"]["speakers"] == ("JSON", 0, None, 0)
-    assert applied(db_file(settings)) == MIGRATIONS
+    # (type, not null, default, primary key) on SQLite; (type, length, nullable, default) on PostgreSQL.
+    corrections, speakers = tables["recording"]["columns"]["speaker_corrections"], tables["transcript"]["columns"]["speakers"]
+    if on_postgres(settings):
+        assert (corrections, speakers) == (("jsonb", None, False, "'[]'::jsonb"), ("jsonb", None, True, None))
+    else:
+        assert (corrections, speakers) == (("JSON", 1, "'[]'", 0), ("JSON", 0, None, 0))
+    assert applied(settings) == MIGRATIONS
 
 
-async def test_a_new_database_is_what_the_migrations_make(settings, tmp_path):
+async def test_a_new_database_is_what_the_migrations_make(settings, new_settings):
     """open_database makes a new database from the models in one step: it must be the schema that
     running every migration makes."""
     await open_database(settings)
     await close_database()
-    migrated = Settings.from_env({"DIT_DATA_DIR": str(tmp_path / "migrated")})
-    migrated.data_dir.mkdir()
+    migrated = new_settings()
     await migrate(migrated)
 
-    assert schema(db_file(settings)) == schema(db_file(migrated))
-    assert applied(db_file(settings)) == applied(db_file(migrated)) == MIGRATIONS
+    assert schema(settings) == schema(migrated)
+    assert applied(settings) == applied(migrated) == MIGRATIONS
 
 
 @pytest.mark.parametrize("commit", OLD_INSTALLS)
-async def test_an_install_from_before_migrations_keeps_every_row(settings, commit):
+async def test_an_install_from_before_migrations_keeps_every_row(settings, new_settings, commit):
     await make_old_install(settings, commit)
-    before = contents(db_file(settings))
+    before = contents(settings)
 
     await open_database(settings)
     try:
@@ -200,8 +261,8 @@ async def test_an_install_from_before_migrations_keeps_every_row(settings, commi
     finally:
         await close_database()
 
-    after = contents(db_file(settings))
-    assert applied(db_file(settings)) == MIGRATIONS
+    after = contents(settings)
+    assert applied(settings) == MIGRATIONS
     assert set(after) == set(before) | NEW_TABLES
     for table, rows in before.items():
         updated = NEW_COLUMNS.get(table, set())
@@ -210,11 +271,10 @@ async def test_an_install_from_before_migrations_keeps_every_row(settings, commi
     assert json.loads(after["recording"][0]["speaker_corrections"]) == [{"start": 1.0, "end": 2.0, "speaker": "patient"}]
 
     # Upgraded and new databases agree, column order aside.
-    new = Settings.from_env({"DIT_DATA_DIR": str(settings.data_dir / "new")})
-    new.data_dir.mkdir()
+    new = new_settings()
     await open_database(new)
     await close_database()
-    upgraded, fresh = schema(db_file(settings)), schema(db_file(new))
+    upgraded, fresh = schema(settings), schema(new)
     assert upgraded == fresh
 
 
@@ -225,16 +285,14 @@ async def test_opening_again_changes_nothing(settings, old_install):
     await open_database(settings)
     await User.create(username="again", name="Again", role=Role.ADMIN, password_hash="x")
     await close_database()
-    with contextlib.closing(sqlite3.connect(db_file(settings))) as db:
-        history = db.execute("SELECT * FROM tortoise_migrations ORDER BY id").fetchall()
-    before = schema(db_file(settings)), contents(db_file(settings))
+    history = contents(settings)["tortoise_migrations"]
+    before = schema(settings), contents(settings)
 
     await open_database(settings)
     await close_database()
 
-    assert (schema(db_file(settings)), contents(db_file(settings))) == before
-    with contextlib.closing(sqlite3.connect(db_file(settings))) as db:
-        assert db.execute("SELECT * FROM tortoise_migrations ORDER BY id").fetchall() == history
+    assert (schema(settings), contents(settings)) == before
+    assert contents(settings)["tortoise_migrations"] == history
 
 
 async def test_a_migration_that_fails_changes_nothing_and_the_command_exits(settings):
@@ -244,16 +302,17 @@ async def test_a_migration_that_fails_changes_nothing_and_the_command_exits(sett
     await make_old_install(settings, "1840a3d")
     await open_database(settings)
     await close_database()
-    with contextlib.closing(sqlite3.connect(db_file(settings))) as db, db:
-        db.execute("DELETE FROM tortoise_migrations WHERE name >= '0002_speakers'")
-        db.execute("ALTER TABLE recording DROP COLUMN speaker_corrections")
-    before = schema(db_file(settings)), contents(db_file(settings))
+    execute(settings, "DELETE FROM tortoise_migrations WHERE name >= '0002_speakers'",
+            "ALTER TABLE recording DROP COLUMN speaker_corrections")
+    before = schema(settings), contents(settings)
 
     rc, _, stderr = finished(dit(settings, "users", "list"))
 
     assert rc == 1
-    assert stderr.strip() == "The database could not be brought up to date: duplicate column name: speakers"
-    assert (schema(db_file(settings)), contents(db_file(settings))) == before
+    reason = ('column "speakers" of relation "transcript" already exists' if on_postgres(settings)
+              else "duplicate column name: speakers")
+    assert stderr.strip() == f"The database could not be brought up to date: {reason}"
+    assert (schema(settings), contents(settings)) == before
 
 
 def test_processes_started_together_migrate_a_new_database_once(settings):
@@ -264,7 +323,7 @@ def test_processes_started_together_migrate_a_new_database_once(settings):
 
     assert [rc for rc, _, _ in results] == [0] * 6, [err for _, _, err in results]
     assert all(f"the last {MIGRATIONS[-1]}" in out for _, out, _ in results)
-    assert applied(db_file(settings)) == MIGRATIONS
+    assert applied(settings) == MIGRATIONS
 
 
 async def test_every_change_to_the_models_has_a_migration(settings):
