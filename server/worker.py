@@ -19,7 +19,7 @@ from tortoise.transactions import in_transaction
 from server.clock import now
 from server.config import Settings
 from server.models import JobStatus, Recording, Transcript, TranscriptionJob
-from server.services.recordings import audio_path, original_path
+from server.services.recordings import WorkingAudio, working_audio
 from server.services.speakers import trainee_voiceprint
 from transcription.diarize import load_encoder
 from transcription.engines import Engine, load_engine
@@ -86,21 +86,19 @@ class TranscriptionWorker:
         return self._engines[key]
 
     def _transcribe(self, job: TranscriptionJob, recording: Recording, progress: dict, voiceprint):
-        audio = audio_path(self.settings, recording)
-        if not audio.exists():
-            raise FileNotFoundError(audio)
-        engine = self._engine(job.engine, job.model)
-        transcript = engine.transcribe(audio, lambda fraction: progress.update(value=fraction))
-        return self._label_speakers(recording, transcript, voiceprint)
+        with working_audio(self.settings, recording) as files:
+            engine = self._engine(job.engine, job.model)
+            transcript = engine.transcribe(files.audio, lambda fraction: progress.update(value=fraction))
+            return self._label_speakers(recording, files, transcript, voiceprint)
 
-    def _label_speakers(self, recording: Recording, transcript: TranscriptData, voiceprint):
+    def _label_speakers(self, recording: Recording, files: WorkingAudio, transcript: TranscriptData, voiceprint):
         """Who is speaking, on the original upload so that a stereo recording's channels are seen.
         A transcript without speakers is still worth having, so a failure here is reported with
         the transcript rather than failing the job."""
         try:
             if self._encoder is None:
                 self._encoder = load_encoder(self.settings.speaker_encoder)
-            labelling = label_speakers(original_path(self.settings, recording), transcript,
+            labelling = label_speakers(files.original, transcript,
                                        therapist_voiceprint=voiceprint, corrections=recording.speaker_corrections,
                                        encoder=self._encoder)
         except Exception as exc:

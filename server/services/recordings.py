@@ -69,6 +69,25 @@ def audio_path(settings: Settings, recording: Recording) -> Path:
 
 
 @dataclass(frozen=True)
+class WorkingAudio:
+    """Local files a worker reads one recording from: the original upload (its channels tell the
+    speakers apart) and the 16 kHz mono audio the speech engines take."""
+
+    original: Path
+    audio: Path
+
+
+@contextlib.contextmanager
+def working_audio(settings: Settings, recording: Recording) -> Iterator[WorkingAudio]:
+    """The recording's audio as local files for the length of one job. The one seam between the
+    worker and where recordings are kept."""
+    audio = audio_path(settings, recording)
+    if not audio.exists():
+        raise FileNotFoundError(audio)
+    yield WorkingAudio(original_path(settings, recording), audio)
+
+
+@dataclass(frozen=True)
 class Staging:
     """Where one upload is assembled: `upload` is where the received bytes go."""
 
