@@ -8,6 +8,8 @@ services call these and never decide access themselves.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 from datetime import date
 
 from server.config import Settings
@@ -282,3 +284,22 @@ def may_record_training(user: User) -> bool:
 def require_may_record_training(user: User) -> None:
     require_lead(user, "Only a course lead or an admin records these dates.")
 
+
+
+# --- operations ----------------------------------------------------------------------------------
+
+
+def may_scrape_metrics(settings: Settings, address: str | None, bearer: str | None) -> bool:
+    """/metrics says how busy the service is and which routes fail: with DIT_METRICS_TOKEN, for whoever sends
+    it (compared in constant time); without one, for this machine and the configured proxies' own addresses.
+    A proxy's forwarded client is the address here, so the internet is refused through a proxy too; and `*`
+    (believe every peer) opens nothing, as it would be everyone."""
+    if settings.metrics_token:
+        return bearer is not None and hmac.compare_digest(bearer.encode(), settings.metrics_token.encode())
+    try:
+        peer = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    peer = getattr(peer, "ipv4_mapped", None) or peer  # ::ffff:127.0.0.1 from a dual-stack socket
+    networks = [ipaddress.ip_network(proxy, strict=False) for proxy in settings.trusted_proxies if proxy != "*"]
+    return peer.is_loopback or any(peer in network for network in networks)

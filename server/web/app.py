@@ -26,6 +26,7 @@ from server.services.suggestions import SuggestionModel
 from server.web.auth import SessionCookie, TokenOrSessionBackend, on_auth_error
 from server.web.deps import render
 from server.web.headers import SecurityHeaders
+from server.web.metrics import RequestMetrics
 from server.web.routes import routes
 from server.worker import TranscriptionWorker
 from transcription.formats import clock
@@ -86,6 +87,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=routes(),
         middleware=[
+            # Outermost, so that a request's time includes every middleware's work.
+            Middleware(RequestMetrics),
             Middleware(SecurityHeaders),
             Middleware(
                 SessionCookie,

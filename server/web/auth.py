@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 
 from server.services import sign_in
+from server.web.health import UNAUTHENTICATED_PATHS
 
 SESSION_KEY = "sid"
 
@@ -25,6 +26,8 @@ def client_of(conn: HTTPConnection) -> sign_in.Client:
 
 class TokenOrSessionBackend(AuthenticationBackend):
     async def authenticate(self, conn: HTTPConnection):
+        if conn.url.path in UNAUTHENTICATED_PATHS:
+            return None
         header = conn.headers.get("authorization")
         if header:
             scheme, _, token = header.partition(" ")

@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 import web
+from server.web import health
 from server.web.api import accounts as api_accounts
 from server.web.api import audit as api_audit
 from server.web.api import cases as api_cases
@@ -32,5 +33,6 @@ def routes() -> list[BaseRoute]:
     return [
         Mount("/api", routes=api, name="api"),
         *pages,
+        *health.routes,
         Mount("/static", StaticFiles(directory=str(web.STATIC)), name="static"),
     ]
