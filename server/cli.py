@@ -19,14 +19,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.web.app import create_app
+    from server.web.metrics import multiprocess_directory
 
     settings = Settings.from_env()
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    processes = settings.web_concurrency
+    if processes > 1 and settings.in_process_worker:
+        # Each web process would load its own Whisper model and take jobs: workers belong in `dit worker`s.
+        raise SystemExit(f"WEB_CONCURRENCY={processes} runs {processes} web processes, and each would start a "
+                         "transcription worker: set DIT_IN_PROCESS_WORKER=0 and run `dit worker` beside them.")
     # Forwarded headers are believed from the configured proxies only; without any, from no one.
     proxies = ({"proxy_headers": True, "forwarded_allow_ips": list(settings.trusted_proxies)}
                if settings.trusted_proxies else {"proxy_headers": False})
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
-                server_header=False, **proxies)
+    options = {"host": settings.host, "port": settings.port, "log_level": args.log_level, "server_header": False,
+               **proxies}
+    if processes == 1:
+        uvicorn.run(create_app(settings), **options)
+        return 0
+    # uvicorn starts each process from the factory, which reads the same environment; their HTTP metrics are
+    # added up through PROMETHEUS_MULTIPROC_DIR.
+    with multiprocess_directory():
+        uvicorn.run("server.web.app:create_app", factory=True, workers=processes, **options)
     return 0
 
 
@@ -314,7 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dit", description="DIT supervision and adherence-rating platform.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the web service with its in-process transcription worker")
+    serve = commands.add_parser("serve", help="run the web service (WEB_CONCURRENCY processes) with its in-process "
+                                "transcription worker (unless DIT_IN_PROCESS_WORKER=0)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--log-level", default="info")

@@ -100,6 +100,8 @@ class Settings:
     mfa_required_roles: frozenset[str] = frozenset({"admin", "course_lead"})
     # Peers whose X-Forwarded-Proto and X-Forwarded-For are believed; none by default: the socket's own.
     trusted_proxies: tuple[str, ...] = ()
+    # Web processes `dit serve` runs (uvicorn workers); more than one needs the transcription worker elsewhere.
+    web_concurrency: int = 1
     # A bearer token Prometheus sends to /metrics; without one, only loopback and the trusted proxies may scrape.
     metrics_token: str = field(default="", repr=False)
     scale_file: Path | None = None
@@ -147,6 +149,7 @@ class Settings:
             token_days=_positive(env, "DIT_TOKEN_DAYS", 30),
             mfa_required_roles=_roles(env, "DIT_MFA_REQUIRED_ROLES", "admin,course_lead"),
             trusted_proxies=_proxies(env, "DIT_TRUSTED_PROXIES"),
+            web_concurrency=_positive(env, "WEB_CONCURRENCY", 1),
             metrics_token=env.get("DIT_METRICS_TOKEN") or "",
             scale_file=Path(env["DIT_SCALE_FILE"]) if env.get("DIT_SCALE_FILE") else None,
             accreditation_years=_int(env, "DIT_ACCREDITATION_YEARS", 3),
