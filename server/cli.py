@@ -16,11 +16,6 @@ from server.config import Settings
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from server.web.app import create_app
-    from server.web.metrics import multiprocess_directory
-
     settings = Settings.from_env()
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     processes = settings.web_concurrency
@@ -28,6 +23,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Each web process would load its own Whisper model and take jobs: workers belong in `dit worker`s.
         raise SystemExit(f"WEB_CONCURRENCY={processes} runs {processes} web processes, and each would start a "
                          "transcription worker: set DIT_IN_PROCESS_WORKER=0 and run `dit worker` beside them.")
+    import uvicorn
+
+    from server.web.app import create_app
+    from server.web.metrics import multiprocess_directory
+
     # Forwarded headers are believed from the configured proxies only; without any, from no one.
     proxies = ({"proxy_headers": True, "forwarded_allow_ips": list(settings.trusted_proxies)}
                if settings.trusted_proxies else {"proxy_headers": False})
