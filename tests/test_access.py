@@ -86,6 +86,11 @@ API = [
 PAGES = [
     ("GET", "/", None, expect(303, 303, 303, 303, 303, 303, 303)),
     ("GET", "/login", None, expect(200, 303, 303, 303, 303, 303, 303)),
+    # Probes and the metrics scraper are not users: the same answer whoever asks (the test client is on loopback,
+    # the one peer /metrics answers without DIT_METRICS_TOKEN; tests/test_health.py asks from elsewhere).
+    ("GET", "/healthz", None, expect(200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/readyz", None, expect(200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/metrics", None, expect(200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/cases", None, expect(303, 200, 200, 200, 200, 200, 200)),
     ("POST", "/cases", "case", expect(401, 303, 403, 403, 403, 303, 303)),
     ("GET", "/cases/{case}", None, expect(303, 200, 404, 200, 404, 200, 200)),
