@@ -165,11 +165,9 @@ def _free_port() -> int:
 
 
 def _serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "DIT_DATA_DIR": str(tmp_path / "data"), "DIT_DEMO_ACCOUNTS": "0", **extra}
-    env.pop("DIT_DATABASE_URL", None)
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    env.update(extra)
-    return env
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("DIT_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
+    return {**env, "DIT_DATA_DIR": str(tmp_path / "data"), "DIT_DEMO_ACCOUNTS": "0", **extra}
 
 
 def test_several_web_processes_refuse_the_in_process_worker(tmp_path):
