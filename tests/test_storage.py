@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import fcntl
 import hashlib
+import multiprocessing
 import os
 import re
 import signal
@@ -158,6 +159,31 @@ async def test_a_local_file_is_linked_into_the_local_store_and_uploaded_to_s3(st
             # Signed for GET alone, and for this key alone.
             assert (await client.put(url, content=b"x")).status_code == 403
             assert (await client.get(url.replace("original.mp3", "other.mp3"))).status_code == 403
+
+
+def _download_in_child(storage: Storage, key: str, destination: Path, answers) -> None:
+    try:
+        storage.download(key, destination)
+        answers.put("downloaded")
+    except StorageError as exc:
+        answers.put(str(exc))
+
+
+async def test_a_forked_child_downloads_from_a_local_store_and_is_told_why_not_from_s3(storage, tmp_path):
+    """A child forked after its parent used S3 would hang on obstore's runtime: it gets an error instead.
+    The local store's downloads are plain file operations, which work in any child."""
+    key = f"{uuid.uuid4()}/original.wav"
+    await storage.put_stream(key, chunks(b"recording", 4))
+    context = multiprocessing.get_context("fork")
+    answers = context.Queue()
+    child = context.Process(target=_download_in_child, args=(storage, key, tmp_path / "copy.wav", answers))
+    child.start()
+    answer = await asyncio.to_thread(answers.get, timeout=30)
+    child.join(timeout=10)
+    if storage.is_local:
+        assert answer == "downloaded" and (tmp_path / "copy.wav").read_bytes() == b"recording"
+    else:
+        assert "'spawn' or 'forkserver'" in answer
 
 
 async def test_keys_cannot_climb_out_of_the_store(storage):
