@@ -49,12 +49,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = Settings.from_env().prepare()
 
     async def work() -> int:
+        from server.services.storage_sweep import keep_swept
+
         loop = asyncio.get_running_loop()
         task = asyncio.create_task(TranscriptionWorker(settings).run(asyncio.Event()))
+        # What a crash left half-written (this machine's scratch directories, orphaned objects), swept
+        # now and every ten minutes for as long as the worker runs.
+        sweeper = asyncio.create_task(keep_swept(settings, asyncio.Event()))
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
         return 0
 
     _configure_logging(args.log_level)
@@ -111,6 +119,17 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         return 0
 
     return _with_database(report)
+
+
+def cmd_storage_sweep(args: argparse.Namespace) -> int:
+    from server.services.storage_sweep import sweep
+
+    async def run() -> int:
+        print(f"Storage sweep: {await sweep(Settings.from_env())}.")
+        return 0
+
+    _configure_logging(args.log_level)
+    return _with_database(run)
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
@@ -337,6 +356,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run a transcription worker alone")
     worker.add_argument("--log-level", default="info")
     worker.set_defaults(func=cmd_worker)
+
+    storage = commands.add_parser("storage", help="recordings storage").add_subparsers(dest="storage_command",
+                                                                                      required=True)
+    sweep = storage.add_parser("sweep", help="remove what a crash left half-written: abandoned staging and "
+                               "scratch directories, stored objects no recording points to (stored over an hour ago)")
+    sweep.add_argument("--log-level", default="warning")
+    sweep.set_defaults(func=cmd_storage_sweep)
 
     commands.add_parser("migrate", help="bring the database up to date (every command does it on opening the database)"
                         ).set_defaults(func=cmd_migrate)

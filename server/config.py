@@ -13,6 +13,9 @@ from server.models import Role
 from transcription.engines import DEFAULT_ENGINE, DEFAULT_MODEL
 
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
+# Five hours: a DIT session is 50 minutes, so this leaves room for any real recording while refusing
+# what would decode to a working file of gigabytes (16 kHz mono is 115 MB an hour).
+DEFAULT_MAX_DURATION = 5 * 3600
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -62,6 +65,19 @@ def _flag(env: dict[str, str], name: str, default: bool) -> bool:
     return raw.strip().lower() not in {"0", "false", "no", "off"}
 
 
+def _storage_url(env: dict[str, str], name: str) -> str:
+    """Empty (the data directory's recordings folder), s3://bucket[/prefix] or file:///folder."""
+    url = (env.get(name) or "").strip()
+    if not url:
+        return ""
+    scheme, _, rest = url.partition("://")
+    if scheme == "s3" and rest.strip("/"):
+        return url
+    if scheme == "file" and rest.startswith("/"):
+        return url
+    raise SystemExit(f"{name} must be s3://bucket/prefix or file:///folder, got {url!r}")
+
+
 def _proxies(env: dict[str, str], name: str) -> tuple[str, ...]:
     """Comma-separated addresses or CIDR networks; `*` (any peer) only where nothing but the proxy can connect."""
     proxies = tuple(item.strip() for item in (env.get(name) or "").split(",") if item.strip())
@@ -87,6 +103,10 @@ class Settings:
     speaker_encoder: str = "resemblyzer"
     device: str = "auto"
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    # Recordings longer than this many seconds are refused at upload, before any decoding.
+    max_duration: int = DEFAULT_MAX_DURATION
+    # Where recordings are kept (see server/storage.py): empty for `recordings_dir`.
+    storage_url: str = ""
     in_process_worker: bool = True
     # Demo accounts are for a laptop: only `scripts/serve` asks for them.
     demo_accounts: bool = False
@@ -118,8 +138,14 @@ class Settings:
 
     @property
     def incoming_dir(self) -> Path:
-        """Uploads land here first, on the same file system, so acceptance is a rename."""
+        """Uploads land here first to be probed; on the same file system as the local backend's
+        recordings, so that storing the original is a hard link, not a copy."""
         return self.recordings_dir / ".incoming"
+
+    @property
+    def scratch_dir(self) -> Path:
+        """Workers download and normalise a recording here for the length of one job."""
+        return self.data_dir / "scratch"
 
     @property
     def models_dir(self) -> Path:
@@ -140,6 +166,8 @@ class Settings:
             speaker_encoder=env.get("DIT_SPEAKER_ENCODER") or "resemblyzer",
             device=env.get("DIT_DEVICE") or "auto",
             max_upload_bytes=_int(env, "DIT_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
+            max_duration=_positive(env, "DIT_MAX_DURATION", DEFAULT_MAX_DURATION),
+            storage_url=_storage_url(env, "DIT_STORAGE_URL"),
             in_process_worker=_flag(env, "DIT_IN_PROCESS_WORKER", True),
             demo_accounts=_flag(env, "DIT_DEMO_ACCOUNTS", False),
             job_stale_seconds=_int(env, "DIT_JOB_STALE_SECONDS", 30),
@@ -169,7 +197,7 @@ class Settings:
 
     def prepare(self) -> Settings:
         """Create the data directories and, unless one was given, a persistent secret key."""
-        for directory in (self.data_dir, self.recordings_dir, self.incoming_dir, self.models_dir):
+        for directory in (self.data_dir, self.recordings_dir, self.incoming_dir, self.scratch_dir, self.models_dir):
             directory.mkdir(parents=True, exist_ok=True)
         if self.secret_key:
             return self

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from server.models import Recording, Transcript, TranscriptionJob
+from server.services.recordings import working_audio
 from server.web.uploads import MAX_FIELD_BYTES
 from speechfixtures.recorded import JFK_TEXT
 from speechfixtures.scoring import wer
@@ -28,9 +29,10 @@ async def test_upload_transcribe_and_read_the_transcript(people, settings, media
     assert recording["duration"] == pytest.approx(11.0, abs=0.1)
 
     stored = await Recording.get(id=recording["id"])
-    audio = probe(settings.recordings_dir / stored.storage_key / "audio.wav")
-    assert (audio.sample_rate, audio.channels) == (16000, 1)
-    assert sha256_of(settings.recordings_dir / stored.storage_key / stored.original_file) == recording["sha256"]
+    # The original alone is stored: normalising is the worker's, in a scratch directory of its own.
+    original = settings.recordings_dir / stored.storage_key / stored.original_file
+    assert stored_files(settings) == {original}
+    assert sha256_of(original) == recording["sha256"]
 
     early = await trainee.get(f"/api/recordings/{recording['id']}/transcript")
     assert early.status_code == 409
@@ -40,6 +42,7 @@ async def test_upload_transcribe_and_read_the_transcript(people, settings, media
 
     status = (await trainee.get(f"/api/recordings/{recording['id']}")).json()
     assert (status["status"], status["progress"], status["error"]) == ("done", 100.0, None)
+    assert list(settings.scratch_dir.iterdir()) == [] and stored_files(settings) == {original}
 
     transcript = (await trainee.get(f"/api/recordings/{recording['id']}/transcript")).json()
     assert transcript["language"] == "en"
@@ -87,9 +90,13 @@ async def test_every_common_container_is_accepted_and_normalised(people, setting
     assert body["has_video"] == (kind in {"mp4", "mov", "webm"})
     assert body["media_type"].split("/")[0] == ("video" if body["has_video"] else "audio")
     stored = await Recording.get(id=body["id"])
-    normalised = probe(settings.recordings_dir / stored.storage_key / "audio.wav")
+    with working_audio(settings, stored) as files:
+        assert files.original.parent.parent == settings.scratch_dir
+        assert sha256_of(files.original) == sha256_of(media_files[kind])
+        normalised = probe(files.audio)
     assert (normalised.sample_rate, normalised.channels, normalised.has_video) == (16000, 1, False)
     assert normalised.duration == pytest.approx(11.0, abs=0.2)
+    assert not files.original.parent.exists()
 
 
 def bad_inputs(tmp: Path, media_files: dict[str, Path]) -> list[tuple[str, Path, str, int, str]]:
@@ -148,6 +155,17 @@ async def test_oversized_upload_is_refused_while_streaming(people, settings, med
     assert await Recording.all().count() == 0
 
 
+@pytest.mark.settings(max_duration=10)
+async def test_a_recording_longer_than_the_limit_is_refused_before_any_decoding(people, settings, media_files):
+    trainee = people["trainee"]
+    case_id = await open_case(trainee)
+    response = await upload(trainee, case_id, 3, media_files["wav"])
+    assert response.status_code == 422
+    assert response.json()["error"] == "The recording is 0:11 long; the longest accepted is 0:10."
+    assert stored_files(settings) == set() and list(settings.incoming_dir.iterdir()) == []
+    assert await Recording.all().count() == 0
+
+
 async def test_upload_errors_without_a_file(people):
     trainee = people["trainee"]
     case_id = await open_case(trainee)
@@ -184,17 +202,18 @@ async def test_failed_job_reports_a_reason_and_can_be_retried(people, settings, 
     case_id = await open_case(trainee)
     recording = (await upload(trainee, case_id, 4, media_files["wav"])).json()
     stored = await Recording.get(id=recording["id"])
-    audio = settings.recordings_dir / stored.storage_key / "audio.wav"
-    hidden = audio.with_suffix(".hidden")
-    audio.rename(hidden)
+    original = settings.recordings_dir / stored.storage_key / stored.original_file
+    hidden = original.with_suffix(".hidden")
+    original.rename(hidden)
     await run_queued_jobs(settings)
 
     failed = (await trainee.get(f"/api/recordings/{recording['id']}")).json()
     assert failed["status"] == "failed"
     assert "missing" in failed["error"]
+    assert list(settings.scratch_dir.iterdir()) == []
     assert (await trainee.post(f"/api/recordings/{recording['id']}/retry")).status_code == 202
 
-    hidden.rename(audio)
+    hidden.rename(original)
     await run_queued_jobs(settings)
     done = (await trainee.get(f"/api/recordings/{recording['id']}")).json()
     assert done["status"] == "done"

@@ -121,15 +121,42 @@ def _run(src, target: str, channels: int = 1, **output_options) -> bytes:
     return out
 
 
-def normalise(src, dst) -> None:
+def _truncation_slack(declared: float) -> float:
+    """How far short of its stated length a recording's audio may stop: where a container states no
+    length, ffmpeg estimates it from the bitrate (an mp3 without a VBR header, raw AAC), which can be
+    off by a fair margin; hence a tenth."""
+    return max(1.0, 0.1 * declared)
+
+
+def check_ending(path) -> None:
+    """Refuse a recording whose audio stops well short of the length its header states, without
+    decoding it: seek to just before where the audio must still run and decode two seconds there.
+    ffmpeg reads a cut-off mp3 or m4a up to the cut without complaint, and its header still gives
+    the whole length, so this is the sign of an upload cut short. A file of hours costs a seek."""
+    _, audio, duration = _probe(path)
+    declared = _seconds(audio.get("duration")) or duration
+    start = max(0.0, declared - _truncation_slack(declared) - 0.5)
+    try:
+        out = (
+            ffmpeg.input(_local(path), ss=start, **INPUT_OPTIONS)["a:0"]
+            .output("pipe:", format="s16le", acodec="pcm_s16le", ac=1, ar=SAMPLE_RATE, t=2)
+            .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
+            .run(cmd=ffmpeg_binary(), capture_stdout=True, capture_stderr=True)
+        )[0]
+    except ffmpeg.Error:
+        raise MediaError(UNDECODABLE) from None
+    if not out:
+        raise MediaError(f"The recording is truncated: its audio stops well before the {clock(declared)} "
+                         "its header states.")
+
+
+def normalise(src, dst, limit: float | None = None) -> None:
     """Write `dst` as 16 kHz mono 16-bit WAV, whole or not at all.
 
     Refused, as well as what `probe` refuses: a file ffmpeg cannot decode, and one whose audio
-    stops well short of the length its header states. ffmpeg decodes a cut-off mp3 or m4a up to
-    the cut without complaint, so the length is the sign. Not every shortfall is one: where a
-    container states no length, ffmpeg estimates it from the bitrate (an mp3 without a VBR header,
-    raw AAC), which can be off by a fair margin; hence the slack of a tenth. Damaged frames here
-    and there, which ffmpeg conceals as players do, are accepted.
+    stops well short of the length its header states (see `check_ending`). Damaged frames here
+    and there, which ffmpeg conceals as players do, are accepted. With `limit`, no more than that
+    many seconds are decoded, whatever the header claimed: a header may understate the length.
     """
     _, audio, duration = _probe(src)
     # The audio's own length where the container gives one: a video may run on after its sound.
@@ -139,12 +166,12 @@ def normalise(src, dst) -> None:
     os.close(fd)
     try:
         try:
-            _run(src, _local(partial), format="wav")
+            _run(src, _local(partial), format="wav", **({"t": limit} if limit else {}))
         except ffmpeg.Error:
             raise MediaError(UNDECODABLE) from None
         with wave.open(partial) as decoded:
             seconds = decoded.getnframes() / SAMPLE_RATE
-        if seconds == 0 or declared - seconds > max(1.0, 0.1 * declared):
+        if seconds == 0 or min(declared, limit or declared) - seconds > _truncation_slack(declared):
             raise MediaError(
                 f"The recording is truncated: only {clock(seconds)} of its {clock(declared)} could be decoded."
             )

@@ -1,18 +1,18 @@
-"""Session recordings: accepting an upload (check it is media, normalise it, store it, queue it),
-retrying a failed transcription, and putting a tape forward for assessment.
+"""Session recordings: accepting an upload (check it is media, store it, queue it), the working
+audio a job reads, retrying a failed transcription, and putting a tape forward for assessment.
 
-A recording is accepted whole or not at all: files are assembled in a staging directory and moved
-into place only after the probe and normalisation have succeeded and the database rows are
-written, so a refused or failed upload leaves nothing behind and never disturbs the session's
-current recording.
+A recording is accepted whole or not at all: the upload is received into a staging directory, probed
+there (no decoding: the web process never does that work), put into storage, and only then are the
+database rows written; if they cannot be, the stored object is deleted again. A refused or failed
+upload leaves nothing behind and never disturbs the session's current recording. Normalising to
+16 kHz mono is the worker's, from storage, in a scratch directory of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-import uuid
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +24,12 @@ from server.clock import now
 from server.config import Settings
 from server.errors import Conflict, Invalid, Unprocessable
 from server.models import Case, JobStatus, Recording, TherapySession, TranscriptionJob, User
-from transcription.media import MediaError, MediaInfo, normalise, probe
+from server.storage import storage_for
+from server.workdirs import workdir
+from transcription.formats import clock
+from transcription.media import MediaError, MediaInfo, check_ending, normalise, probe
+
+log = logging.getLogger("dit.recordings")
 
 ORIGINAL = "original"
 AUDIO_FILE = "audio.wav"
@@ -56,16 +61,9 @@ def media_type_for(info: MediaInfo, filename: str) -> tuple[str, str]:
     return "bin", "application/octet-stream"
 
 
-def recording_dir(settings: Settings, recording: Recording) -> Path:
-    return settings.recordings_dir / recording.storage_key
-
-
-def original_path(settings: Settings, recording: Recording) -> Path:
-    return recording_dir(settings, recording) / recording.original_file
-
-
-def audio_path(settings: Settings, recording: Recording) -> Path:
-    return recording_dir(settings, recording) / AUDIO_FILE
+def original_key(recording: Recording) -> str:
+    """The original upload's key in storage (see server/storage.py)."""
+    return f"{recording.storage_key}/{recording.original_file}"
 
 
 @dataclass(frozen=True)
@@ -79,12 +77,18 @@ class WorkingAudio:
 
 @contextlib.contextmanager
 def working_audio(settings: Settings, recording: Recording) -> Iterator[WorkingAudio]:
-    """The recording's audio as local files for the length of one job. The one seam between the
-    worker and where recordings are kept."""
-    audio = audio_path(settings, recording)
-    if not audio.exists():
-        raise FileNotFoundError(audio)
-    yield WorkingAudio(original_path(settings, recording), audio)
+    """The recording's audio as local files for the length of one job: the original, downloaded from
+    storage into a scratch directory, and its 16 kHz mono WAV, made there. The directory is removed
+    afterwards whatever happens (and, if the process dies, by the storage sweep). The one seam
+    between the worker and where recordings are kept; plain synchronous code, for a worker thread or
+    child process. FileNotFoundError when the original is missing from storage, MediaError when it
+    cannot be decoded."""
+    with workdir(settings.scratch_dir) as scratch:
+        original = scratch / recording.original_file
+        storage_for(settings).download(original_key(recording), original)
+        audio = scratch / AUDIO_FILE
+        normalise(original, audio, limit=settings.max_duration)
+        yield WorkingAudio(original, audio)
 
 
 @dataclass(frozen=True)
@@ -108,50 +112,65 @@ class ReceivedFile:
 
 @contextlib.contextmanager
 def staging(settings: Settings) -> Iterator[Staging]:
-    """A fresh staging directory beside the recordings (so acceptance is a rename), removed afterwards
-    whatever happened: after acceptance it has been moved away and there is nothing left to remove."""
-    storage_key = str(uuid.uuid4())
-    directory = settings.incoming_dir / storage_key
-    directory.mkdir(parents=True)
+    """A fresh staging directory, held for the length of the upload and removed afterwards whatever
+    happened (or by the storage sweep, if this process dies mid-upload)."""
+    with workdir(settings.incoming_dir) as directory:
+        yield Staging(directory.name, directory)
+
+
+def check_media(path: Path, max_duration: int) -> MediaInfo:
+    """What ffprobe finds in the staged upload, or Unprocessable: not media, no audio, too long, or cut
+    short. Reads headers and seeks; never decodes the whole recording, so a five-hour file that would
+    expand to gigabytes is refused at the cost of a probe."""
     try:
-        yield Staging(storage_key, directory)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        info = probe(path)
+        if info.duration > max_duration:
+            raise Unprocessable(f"The recording is {clock(info.duration)} long; the longest accepted is "
+                                f"{clock(max_duration)}.")
+        check_ending(path)
+    except MediaError as exc:
+        raise Unprocessable(str(exc)) from exc
+    return info
 
 
 async def accept_recording(settings: Settings, staged: Staging, received: ReceivedFile, case: Case, number: int,
                            uploader: User) -> Recording:
-    """Probe and normalise what was received into `staged`, then make it the session's current recording."""
+    """Probe what was received into `staged`, store it, then make it the session's current recording."""
     access.require_uploader(uploader, case)
     if received.size == 0:
         raise Invalid("The file is empty.")
-    try:
-        info = await asyncio.to_thread(probe, staged.upload)
-        await asyncio.to_thread(normalise, staged.upload, staged.directory / AUDIO_FILE)
-    except MediaError as exc:
-        raise Unprocessable(str(exc)) from exc
+    info = await asyncio.to_thread(check_media, staged.upload, settings.max_duration)
     extension, media_type = media_type_for(info, received.filename or "")
     original_file = f"{ORIGINAL}.{extension}"
-    staged.upload.rename(staged.directory / original_file)
-    async with in_transaction():
-        session, _ = await TherapySession.get_or_create(case=case, number=number)
-        await Recording.filter(session=session, is_current=True).update(is_current=False)
-        recording = await Recording.create(
-            session=session,
-            uploaded_by=uploader,
-            storage_key=staged.storage_key,
-            original_file=original_file,
-            media_type=media_type,
-            size_bytes=received.size,
-            sha256=received.sha256,
-            duration=info.duration,
-            has_video=info.has_video,
-            channels=info.channels,
-            sample_rate=info.sample_rate,
-        )
-        await queue_transcription(recording, settings)
-        # Inside the transaction: if the move fails, the rows are rolled back with it.
-        staged.directory.rename(settings.recordings_dir / staged.storage_key)
+    storage = storage_for(settings)
+    await storage.put_file(f"{staged.storage_key}/{original_file}", staged.upload)
+    try:
+        async with in_transaction():
+            session, _ = await TherapySession.get_or_create(case=case, number=number)
+            await Recording.filter(session=session, is_current=True).update(is_current=False)
+            recording = await Recording.create(
+                session=session,
+                uploaded_by=uploader,
+                storage_key=staged.storage_key,
+                original_file=original_file,
+                media_type=media_type,
+                size_bytes=received.size,
+                sha256=received.sha256,
+                duration=info.duration,
+                has_video=info.has_video,
+                channels=info.channels,
+                sample_rate=info.sample_rate,
+            )
+            await queue_transcription(recording, settings)
+    except BaseException:
+        # No row points to the object: take it away again. Should that fail too, the storage sweep
+        # removes it within the hour; the error the caller sees is the first one.
+        try:
+            await storage.delete_prefix(staged.storage_key)
+        except Exception as exc:
+            log.warning("upload %s: stored object not removed after a failed commit (%s)", staged.storage_key,
+                        type(exc).__name__)
+        raise
     return recording
 
 

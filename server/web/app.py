@@ -22,7 +22,9 @@ from server.config import Settings
 from server.db import close_database, open_database
 from server.errors import DomainError, MfaEnrolmentRequired
 from server.services.demo import create_demo_accounts, format_demo_notice
+from server.services.storage_sweep import keep_swept
 from server.services.suggestions import SuggestionModel
+from server.storage import storage_for
 from server.web.auth import SessionCookie, TokenOrSessionBackend, on_auth_error
 from server.web.deps import render
 from server.web.headers import SecurityHeaders
@@ -71,6 +73,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             warm_up = asyncio.create_task(app.state.suggestion_model.get())
             warm_up.add_done_callback(_log_failure)
         stop = asyncio.Event()
+        # Half-written uploads and scratch directories of a crash, swept now and every ten minutes.
+        sweeper = asyncio.create_task(keep_swept(settings, stop))
         worker_task = None
         if settings.in_process_worker:
             worker_task = asyncio.create_task(TranscriptionWorker(settings).run(stop))
@@ -78,6 +82,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             stop.set()
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             if worker_task is not None:
                 worker_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -89,7 +96,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             # Outermost, so that a request's time includes every middleware's work.
             Middleware(RequestMetrics),
-            Middleware(SecurityHeaders),
+            # With S3 storage, the player is redirected to presigned addresses: its origin must be allowed.
+            Middleware(SecurityHeaders, media_origin=storage_for(settings).media_origin()),
             Middleware(
                 SessionCookie,
                 always_secure=settings.secure_cookies,

@@ -40,8 +40,12 @@ class SecurityHeaders:
     """Pages and transcripts are clinical data: no caching by shared caches, no sniffing, no framing, no
     script but our own; HTTPS pinned once a browser has reached the service over it."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, media_origin: str | None = None) -> None:
         self.app = app
+        self.headers = HEADERS if media_origin is None else [
+            (name, value.replace(b"media-src 'self'", f"media-src 'self' {media_origin}".encode()))
+            for name, value in HEADERS
+        ]
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -58,7 +62,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 started = True
                 headers = list(message.get("headers", []))
-                headers += HEADERS
+                headers += self.headers
                 if over_https:
                     headers.append((b"strict-transport-security", STRICT_TRANSPORT_SECURITY.encode()))
                 if not is_static and not any(name == b"cache-control" for name, _ in headers):

@@ -11,7 +11,7 @@ import pytest
 
 from tests.transcription.conftest import ffmpeg
 from transcription import media
-from transcription.media import MediaError, load_audio, normalise, probe
+from transcription.media import MediaError, check_ending, load_audio, normalise, probe
 
 PICTURE = ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=5:duration=11"]
 H264 = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"]
@@ -56,6 +56,7 @@ def test_every_container_is_probed_and_normalised(recordings, ext, tmp_path):
         assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
         assert wav.getnframes() / 16000 == pytest.approx(11.0, abs=0.1)
     assert list(tmp_path.iterdir()) == [out]  # nothing left beside it
+    check_ending(recordings[ext])  # whole: its audio runs to the end its header states
 
 
 def test_load_audio_gives_float_samples_at_16k(recordings):
@@ -144,6 +145,23 @@ def test_a_recording_cut_short_is_refused_and_leaves_the_output_alone(cut_short,
     assert list(tmp_path.iterdir()) == [out]  # no partial file beside it
 
 
+@pytest.mark.parametrize("name, message", [
+    ("half.mp3", r"^The recording is truncated: its audio stops well before the 0:11 its header states\.$"),
+    ("half.m4a", r"^The recording is truncated: its audio stops well before the 0:11 its header states\.$"),
+    ("start.m4a", "truncated|could not be decoded"),
+])
+def test_a_recording_cut_short_is_refused_by_a_look_at_its_end(cut_short, name, message):
+    with pytest.raises(MediaError, match=message):
+        check_ending(cut_short[name])
+
+
+def test_normalise_decodes_no_more_than_the_limit(jfk, tmp_path):
+    """A header may understate the length; the worker decodes no more than the longest accepted."""
+    normalise(jfk, tmp_path / "audio.wav", limit=4)
+    with wave.open(str(tmp_path / "audio.wav")) as wav:
+        assert wav.getnframes() / 16000 == pytest.approx(4.0, abs=0.05)
+
+
 def test_a_video_whose_sound_stops_early_is_not_truncated(jfk, tmp_path):
     video = tmp_path / "session.mp4"
     ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=5:duration=20", "-i", str(jfk), *H264, str(video))
@@ -151,6 +169,7 @@ def test_a_video_whose_sound_stops_early_is_not_truncated(jfk, tmp_path):
     normalise(video, tmp_path / "audio.wav")
     with wave.open(str(tmp_path / "audio.wav")) as wav:
         assert wav.getnframes() / 16000 == pytest.approx(11.0, abs=0.1)
+    check_ending(video)
 
 
 def test_load_audio_refuses_what_ffmpeg_cannot_read(bad_inputs):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from server import access
@@ -11,10 +11,13 @@ from server.errors import Invalid, NotFound
 from server.services import recordings, speakers
 from server.services.cases import check_session_number
 from server.services.transcripts import read_transcript
+from server.storage import storage_for
 from server.web.deps import api_user, json_body, settings_of
 from server.web.serialise import recording_json
 from server.web.uploads import receive_recording
 from transcription.formats import FORMATS, MEDIA_TYPES
+
+MISSING = "The recording's file is missing from storage."
 
 
 async def upload_recording(request: Request) -> JSONResponse:
@@ -29,7 +32,7 @@ async def upload_recording(request: Request) -> JSONResponse:
       201: {description: The accepted recording and its job status.}
       400: {description: No file, empty file, or a path-like file name.}
       413: {description: Larger than the configured limit.}
-      422: {description: Not media, no audio track, or zero duration.}
+      422: {description: "Not media, no audio track, zero duration, longer than the limit, or cut short."}
     """
     user = api_user(request)
     case = await access.readable_case(user, request.path_params["case_id"])
@@ -99,18 +102,27 @@ async def get_transcript(request: Request) -> Response:
     return Response(FORMATS[fmt](transcript), media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
-async def get_media(request: Request) -> FileResponse:
+async def get_media(request: Request) -> Response:
     """
     summary: The original recording, for playback (supports HTTP range requests).
+    description: With S3 storage, a redirect to a short-lived presigned address, where ranges work as here.
     responses:
       200: {description: The media file.}
       206: {description: A byte range of it.}
+      307: {description: "S3 storage: the presigned address to fetch it (and its ranges) from."}
     """
     recording = await access.readable_recording(api_user(request), request.path_params["recording_id"])
-    path = recordings.original_path(settings_of(request), recording)
-    if not path.exists():
-        raise NotFound("The recording's file is missing from storage.")
-    return FileResponse(path, media_type=recording.media_type, headers={"Cache-Control": "private, no-store"})
+    storage = storage_for(settings_of(request))
+    key = recordings.original_key(recording)
+    headers = {"Cache-Control": "private, no-store"}
+    path = storage.local_path(key)
+    if path is not None:
+        if not path.exists():
+            raise NotFound(MISSING)
+        return FileResponse(path, media_type=recording.media_type, headers=headers)
+    if await storage.head(key) is None:
+        raise NotFound(MISSING)
+    return RedirectResponse(storage.presigned_url(key), status_code=307, headers=headers)
 
 
 async def post_swap(request: Request) -> JSONResponse:
