@@ -31,13 +31,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from server.worker import TranscriptionWorker
+    from server.jobs import run_worker
 
     settings = Settings.from_env().prepare()
 
     async def work() -> int:
         loop = asyncio.get_running_loop()
-        task = asyncio.create_task(TranscriptionWorker(settings).run(asyncio.Event()))
+        task = asyncio.create_task(run_worker(settings, asyncio.Event()))
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):

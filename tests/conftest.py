@@ -20,7 +20,7 @@ from server.security import hash_password
 from server.services.sign_in import Client as Caller
 from server.services.sign_in import issue_token
 from server.web.app import create_app
-from server.worker import TranscriptionWorker
+from server.jobs import run_queued_jobs as run_jobs
 from speechfixtures.recorded import jfk_wav
 from tests.browser import service  # noqa: F401  (a fixture: `dit serve` for the browser tests)
 from tests.postgres import backend, new_database
@@ -173,6 +173,4 @@ async def upload(client, case_id: int, number: int, path: Path, filename: str | 
 
 
 async def run_queued_jobs(settings) -> None:
-    worker = TranscriptionWorker(settings)
-    while (job := await worker.claim()) is not None:
-        await worker.run_job(job)
+    await run_jobs(settings)

@@ -27,7 +27,7 @@ from server.web.auth import SessionCookie, TokenOrSessionBackend, on_auth_error
 from server.web.deps import render
 from server.web.headers import SecurityHeaders
 from server.web.routes import routes
-from server.worker import TranscriptionWorker
+from server.jobs import run_worker
 from transcription.formats import clock
 
 log = logging.getLogger("dit")
@@ -55,6 +55,12 @@ def _log_failure(task: asyncio.Task) -> None:
         log.error("the on-model classifier could not be loaded", exc_info=task.exception())
 
 
+def _log_worker_end(task: asyncio.Task) -> None:
+    # The worker loop survives database and storage errors; should it still end, it must not be silently.
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the in-process transcription worker stopped", exc_info=task.exception())
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = (settings or Settings.from_env()).prepare()
 
@@ -72,7 +78,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         stop = asyncio.Event()
         worker_task = None
         if settings.in_process_worker:
-            worker_task = asyncio.create_task(TranscriptionWorker(settings).run(stop))
+            worker_task = asyncio.create_task(run_worker(settings, stop))
+            worker_task.add_done_callback(_log_worker_end)
         try:
             yield
         finally:
