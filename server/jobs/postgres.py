@@ -16,6 +16,7 @@ import datetime
 import json
 import logging
 import re
+from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import procrastinate
@@ -29,7 +30,7 @@ from server.config import Settings
 from server.errors import Conflict
 from server.jobs import records
 from server.jobs.embedded import MAX_PAUSE_SECONDS, pause
-from server.models import JobStatus
+from server.models import JobStatus, TranscriptionJob
 
 log = logging.getLogger("dit.jobs")
 
@@ -140,7 +141,8 @@ class ProcrastinateQueue:
         runner, presence = context.additional_context["runner"], context.additional_context["presence"]
         job = await records.claim(job_id, runner.worker)
         if job is None:
-            return  # done, another worker's, or waiting out a backoff (the sweep defers it again)
+            await self._not_now(job_id)
+            return
         presence.job_id = job.id
         try:
             status = await runner.run(job)
@@ -152,6 +154,17 @@ class ProcrastinateQueue:
             presence.job_id = None
         if status == JobStatus.QUEUED:
             raise TryAgain(now() + records.backoff(self.settings, job.attempts))
+
+    async def _not_now(self, job_id: int) -> None:
+        """The row could not be claimed. Finished: nothing to do. Waiting out a backoff: try again when it
+        ends. Running: its worker may be dead but not yet known to be (a stalled job is retried as soon as
+        procrastinate's heartbeat is stale, the row maybe a moment later), so try again once it would be."""
+        row = await TranscriptionJob.get_or_none(id=job_id)
+        if row is None or row.status in (JobStatus.DONE, JobStatus.FAILED):
+            return
+        if row.status == JobStatus.QUEUED and row.not_before is not None and row.not_before > now():
+            raise TryAgain(row.not_before)
+        raise TryAgain(now() + timedelta(seconds=self.settings.job_stale_seconds))
 
     async def _sweep(self, timestamp: int) -> None:
         stale = self.settings.job_stale_seconds

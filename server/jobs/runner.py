@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 from server.clock import now
 from server.config import Settings
 from server.jobs import records
-from server.jobs.recogniser import RecognitionFailed, Recogniser, Request
+from server.jobs.recogniser import Recogniser, RecognitionFailed, Request
 from server.models import JobStatus, Recording, Transcript, TranscriptionJob
 from server.services.speakers import trainee_voiceprint
 from transcription.formats import clock

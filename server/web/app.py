@@ -21,13 +21,13 @@ from rating.scale import load_scale
 from server.config import Settings
 from server.db import close_database, open_database
 from server.errors import DomainError, MfaEnrolmentRequired
+from server.jobs import run_worker
 from server.services.demo import create_demo_accounts, format_demo_notice
 from server.services.suggestions import SuggestionModel
 from server.web.auth import SessionCookie, TokenOrSessionBackend, on_auth_error
 from server.web.deps import render
 from server.web.headers import SecurityHeaders
 from server.web.routes import routes
-from server.jobs import run_worker
 from transcription.formats import clock
 
 log = logging.getLogger("dit")
