@@ -44,7 +44,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from server.worker import TranscriptionWorker
+    from server.jobs import run_worker
 
     settings = Settings.from_env().prepare()
 
@@ -52,7 +52,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         from server.services.storage_sweep import keep_swept
 
         loop = asyncio.get_running_loop()
-        task = asyncio.create_task(TranscriptionWorker(settings).run(asyncio.Event()))
+        task = asyncio.create_task(run_worker(settings, asyncio.Event()))
         # What a crash left half-written (this machine's scratch directories, orphaned objects), swept
         # now and every ten minutes for as long as the worker runs.
         sweeper = asyncio.create_task(keep_swept(settings, asyncio.Event()))

@@ -41,6 +41,19 @@ def _fraction(env: dict[str, str], name: str, default: float, upper: float = 1.0
     return value
 
 
+def _number(env: dict[str, str], name: str, default: float, lowest: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+    if value < lowest:
+        raise SystemExit(f"{name} must be at least {lowest}, got {raw!r}")
+    return value
+
+
 def _positive(env: dict[str, str], name: str, default: int) -> int:
     value = _int(env, name, default)
     if value < 1:
@@ -113,6 +126,14 @@ class Settings:
     warm_classifier: bool = True
     job_stale_seconds: int = 30
     worker_poll_seconds: float = 1.0
+    # A job is tried this many times (a worker that died mid-job counts), waiting job_backoff_seconds,
+    # then twice that, and so on, between tries.
+    job_max_attempts: int = 3
+    job_backoff_seconds: float = 30.0
+    # Recognition is stopped after job_timeout_factor x the recording's duration, but never sooner than
+    # job_timeout_min_seconds: loading the model and normalising take time whatever the length.
+    job_timeout_factor: float = 3.0
+    job_timeout_min_seconds: float = 300.0
     secure_cookies: bool = False
     session_idle_minutes: int = 30
     session_hours: int = 12
@@ -151,6 +172,10 @@ class Settings:
     def models_dir(self) -> Path:
         return self.data_dir / "models"
 
+    @property
+    def on_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://", "asyncpg://", "psycopg://"))
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
@@ -171,6 +196,10 @@ class Settings:
             in_process_worker=_flag(env, "DIT_IN_PROCESS_WORKER", True),
             demo_accounts=_flag(env, "DIT_DEMO_ACCOUNTS", False),
             job_stale_seconds=_int(env, "DIT_JOB_STALE_SECONDS", 30),
+            job_max_attempts=_positive(env, "DIT_JOB_MAX_ATTEMPTS", 3),
+            job_backoff_seconds=_number(env, "DIT_JOB_BACKOFF_SECONDS", 30.0, lowest=0),
+            job_timeout_factor=_number(env, "DIT_JOB_TIMEOUT_FACTOR", 3.0, lowest=0),
+            job_timeout_min_seconds=_number(env, "DIT_JOB_TIMEOUT_MIN_SECONDS", 300.0, lowest=1),
             secure_cookies=_flag(env, "DIT_SECURE_COOKIES", False),
             session_idle_minutes=_positive(env, "DIT_SESSION_IDLE_MINUTES", 30),
             session_hours=_positive(env, "DIT_SESSION_HOURS", 12),

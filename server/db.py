@@ -13,6 +13,7 @@ from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
 from tortoise.migrations.operations import RunPython, RunSQL, SQLOperation
 
 from server.config import Settings
+from server.jobs import prepare_queue
 from server.models import Transcript, User
 
 APPS = {"models": {"models": ["server.models"], "migrations": "server.migrations"}}
@@ -44,6 +45,8 @@ async def open_database(settings: Settings) -> None:
     try:
         async with _migration_lock(settings):
             await _migrate()
+            # The job queue's own tables (procrastinate's, on PostgreSQL), made once under the same lock.
+            await prepare_queue(settings)
     except BaseException as exc:
         # An open connection would keep the process alive (aiosqlite's thread) after the error.
         await close_database()

@@ -210,12 +210,30 @@ class TranscriptionJob(Model):
     attempts = fields.SmallIntField(default=0)
     worker = fields.CharField(max_length=64, null=True)
     heartbeat_at = fields.DatetimeField(null=True)
+    # A queued job waits until then after a failed attempt (backoff), so that a fault that passes
+    # (storage unreachable, a worker short of memory) does not use up every attempt at once.
+    not_before = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "transcription_job"
+
+
+class Worker(Model):
+    """A transcription worker that is running, or was: it beats every few seconds, so a readiness
+    check can tell live workers from ones that stopped (`server.jobs.workers.fresh_workers`)."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64, unique=True)
+    started_at = fields.DatetimeField()
+    heartbeat_at = fields.DatetimeField(db_index=True)
+    job: fields.ForeignKeyNullableRelation[TranscriptionJob] = fields.ForeignKeyField(
+        "models.TranscriptionJob", related_name="workers", null=True, on_delete=fields.SET_NULL)
+
+    class Meta:
+        table = "worker"
 
 
 class Transcript(Model):

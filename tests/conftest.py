@@ -15,16 +15,16 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from server.config import Settings
+from server.jobs import run_queued_jobs as run_jobs
 from server.models import Role, User
 from server.security import hash_password
 from server.services.sign_in import Client as Caller
 from server.services.sign_in import issue_token
 from server.web.app import create_app
-from server.worker import TranscriptionWorker
+from speechfixtures.mixes import varied_speech
 from speechfixtures.recorded import jfk_wav
 from tests.browser import service  # noqa: F401  (a fixture: `dit serve` for the browser tests)
-from tests.postgres import backend, new_database
-from tests.postgres import postgres_server, postgres_template, statements_of_one_dialect  # noqa: F401  (fixtures)
+from tests.postgres import backend, new_database, postgres_server, postgres_template, statements_of_one_dialect  # noqa: F401  (fixtures)
 
 PASSWORD = "correct horse battery"
 
@@ -140,6 +140,13 @@ def ffmpeg(*args: str) -> None:
 
 
 @pytest.fixture(scope="session")
+def long_speech(tmp_path_factory) -> Path:
+    """About a minute and a half of varied real speech: long enough to catch a job mid-way."""
+    path, _ = varied_speech(tmp_path_factory.mktemp("long") / "long.wav", 90)
+    return path
+
+
+@pytest.fixture(scope="session")
 def media_files(tmp_path_factory) -> dict[str, Path]:
     """The same real speech in every container a trainee might upload, plus a short clip."""
     out = tmp_path_factory.mktemp("media")
@@ -173,6 +180,4 @@ async def upload(client, case_id: int, number: int, path: Path, filename: str | 
 
 
 async def run_queued_jobs(settings) -> None:
-    worker = TranscriptionWorker(settings)
-    while (job := await worker.claim()) is not None:
-        await worker.run_job(job)
+    await run_jobs(settings)

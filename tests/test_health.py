@@ -3,6 +3,7 @@ with several web processes."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -21,6 +22,7 @@ from tortoise.connection import get_connection
 
 from server.web.app import create_app
 from tests.conftest import open_case, run_queued_jobs, upload
+from tests.postgres import backend
 
 METRICS_TOKEN = "scrape-me-0123456789abcdef"
 
@@ -49,7 +51,21 @@ async def test_healthz_answers_without_sign_in(http):
 async def test_readyz_answers_200_when_the_database_and_storage_answer(http):
     response = await http.get("/readyz")
     assert response.status_code == 200, response.text
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "storage": "ok"}}
+    # On PostgreSQL the queue is procrastinate's own table, checked as well.
+    queue = {"queue": "ok"} if backend() == "postgres" else {}
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "storage": "ok", **queue}}
+
+
+@pytest.mark.settings(in_process_worker=True)
+async def test_readyz_and_metrics_see_the_worker_inside_the_service(settings, http):
+    """The worker `dit serve` runs itself is part of its readiness: one that died would leave jobs waiting."""
+    deadline = time.monotonic() + 30
+    while (response := await http.get("/readyz")).status_code != 200 and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert response.json()["checks"]["workers"] == "ok", response.text
+    scraped = await http.get("/metrics")
+    fresh = {s.name: s.value for f in text_string_to_metric_families(scraped.text) for s in f.samples}
+    assert fresh["dit_workers_fresh"] >= 1
 
 
 async def test_readyz_names_the_database_when_it_cannot_be_opened(settings, tmp_path):

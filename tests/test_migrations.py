@@ -5,10 +5,10 @@ on, which had the speaker columns), and one already up to date."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import sqlite3
-import itertools
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -139,12 +139,25 @@ async def migrate(settings: Settings, *targets) -> None:
 
 
 OLD_INSTALLS = {"e096de0": SCHEMA_BEFORE_MIGRATIONS, "1840a3d": SCHEMA_BEFORE_MIGRATIONS_WITH_SPEAKERS}
-# Columns and tables that later migrations add to an old install (0002's speakers, 0004's accounts).
+# Columns and tables that later migrations add to an old install (0002's speakers, 0004's accounts,
+# 0005's job backoff and worker heartbeats).
 NEW_COLUMNS = {"recording": {"speaker_corrections"}, "transcript": {"speakers"},
                "user": {"last_sign_in_at", "deactivated_at", "mfa_secret", "mfa_enabled_at", "mfa_last_counter",
                         "recovery_codes"},
-               "apitoken": {"created_from", "last_used_from", "expires_at", "revoked_at"}}
-NEW_TABLES = {"tortoise_migrations", "user_session", "sign_in_attempt", "password_link"}
+               "apitoken": {"created_from", "last_used_from", "expires_at", "revoked_at"},
+               "transcription_job": {"not_before"}}
+NEW_TABLES = {"tortoise_migrations", "user_session", "sign_in_attempt", "password_link", "worker"}
+# On PostgreSQL, opening the database also makes procrastinate's tables (the job queue's own schema).
+QUEUE_TABLES = {"procrastinate_workers", "procrastinate_jobs", "procrastinate_periodic_defers", "procrastinate_events"}
+
+
+def queue_tables(settings: Settings) -> set[str]:
+    return QUEUE_TABLES if on_postgres(settings) else set()
+
+
+def model_schema(settings: Settings) -> dict[str, dict]:
+    """The schema without the queue's tables, which the migrations do not make."""
+    return {table: described for table, described in schema(settings).items() if table not in QUEUE_TABLES}
 SPEAKER_CORRECTION = {"kind": "speaker", "start": 0.0, "end": 2.5, "speaker": "therapist"}
 SPEAKERS = {"flag": None, "encoder": "resemblyzer", "roles": {"therapist": 0, "confidence": 0.97}}
 
@@ -214,7 +227,7 @@ async def test_a_new_database_gets_every_table_and_column(settings):
     await close_database()
 
     tables = schema(settings)
-    assert set(tables) == model_tables | {"supervision", "tortoise_migrations"}
+    assert set(tables) == model_tables | {"supervision", "tortoise_migrations"} | queue_tables(settings)
     # (type, not null, default, primary key) on SQLite; (type, length, nullable, default) on PostgreSQL.
     corrections, speakers = tables["recording"]["columns"]["speaker_corrections"], tables["transcript"]["columns"]["speakers"]
     if on_postgres(settings):
@@ -232,7 +245,7 @@ async def test_a_new_database_is_what_the_migrations_make(settings, new_settings
     migrated = new_settings()
     await migrate(migrated)
 
-    assert schema(settings) == schema(migrated)
+    assert model_schema(settings) == model_schema(migrated)
     assert applied(settings) == applied(migrated) == MIGRATIONS
 
 
@@ -263,7 +276,7 @@ async def test_an_install_from_before_migrations_keeps_every_row(settings, new_s
 
     after = contents(settings)
     assert applied(settings) == MIGRATIONS
-    assert set(after) == set(before) | NEW_TABLES
+    assert set(after) == set(before) | NEW_TABLES | queue_tables(settings)
     for table, rows in before.items():
         updated = NEW_COLUMNS.get(table, set())
         assert [{k: v for k, v in row.items() if k not in updated} for row in after[table]] == [

@@ -18,6 +18,7 @@ from server.config import Settings
 from server.db import MIGRATION_LOCK_KEY
 from tests import postgres
 from tests.postgres import ROOT, dit_migrate, new_database
+
 # The sign-in tests themselves, collected here again to run on PostgreSQL: their time comparisons
 # (a window of attempts, idle and expired sessions and tokens) are where the two databases differ.
 from tests.test_sign_in import (  # noqa: F401

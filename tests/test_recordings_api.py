@@ -197,6 +197,8 @@ async def test_replacing_a_recording_keeps_the_old_one_until_the_new_is_accepted
 
 
 @pytest.mark.slow
+# One attempt: a job is otherwise tried again after a backoff before it fails (tests/test_jobs.py).
+@pytest.mark.settings(job_max_attempts=1)
 async def test_failed_job_reports_a_reason_and_can_be_retried(people, settings, media_files):
     trainee = people["trainee"]
     case_id = await open_case(trainee)

@@ -8,20 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from server.models import JobStatus, Transcript, TranscriptionJob
-from speechfixtures.mixes import varied_speech
 from tests.conftest import open_case, upload
-
-
-@pytest.fixture(scope="session")
-def long_speech(tmp_path_factory) -> Path:
-    """About a minute and a half of varied real speech: long enough to catch a job mid-way."""
-    path, _ = varied_speech(tmp_path_factory.mktemp("long") / "long.wav", 90)
-    return path
 
 
 async def wait_for_job(predicate, timeout: float = 120.0) -> TranscriptionJob:

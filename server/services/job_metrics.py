@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from tortoise.functions import Count
 
+from server.config import Settings
+from server.jobs.workers import fresh_workers
 from server.models import JobStatus, TranscriptionJob
 
 # Seconds a job ran: a session is up to 50 minutes of audio, transcribed on CPU.
@@ -42,6 +44,7 @@ class JobMetrics:
     """A custom collector over one reading of the job table."""
 
     by_status: dict[str, int]
+    fresh_workers: int
     # (seconds the job ran, seconds of audio) of every finished job.
     finished: list[tuple[float, float]]
 
@@ -55,6 +58,8 @@ class JobMetrics:
         yield GaugeMetricFamily("dit_transcription_jobs_failed",
                                 "Jobs whose last attempt failed (a retried job counts again only if it fails again).",
                                 value=self.by_status.get(JobStatus.FAILED.value, 0))
+        yield GaugeMetricFamily("dit_workers_fresh", "Workers whose heartbeat is fresh, on every machine.",
+                                value=self.fresh_workers)
         yield histogram("dit_transcription_job_duration_seconds", "How long finished jobs ran.", DURATION_BUCKETS,
                         (ran for ran, _ in self.finished))
         yield histogram("dit_transcription_real_time_factor",
@@ -62,11 +67,11 @@ class JobMetrics:
                         (ran / audio for ran, audio in self.finished if audio > 0))
 
 
-async def job_metrics() -> JobMetrics:
+async def job_metrics(settings: Settings) -> JobMetrics:
     rows = await TranscriptionJob.annotate(count=Count("id")).group_by("status").values_list("status", "count")
     by_status = {getattr(status, "value", status): count for status, count in rows}
     times = await TranscriptionJob.filter(
         status=JobStatus.DONE, started_at__isnull=False, finished_at__isnull=False,
     ).values_list("started_at", "finished_at", "recording__duration")
     finished = [((end - start).total_seconds(), audio) for start, end, audio in times]
-    return JobMetrics(by_status, finished)
+    return JobMetrics(by_status, len(await fresh_workers(settings)), finished)

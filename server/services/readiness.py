@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from tortoise.connection import get_connection
 
 from server.config import Settings
+from server.jobs.workers import fresh_workers
+from server.storage import storage_for
 
 # A load balancer probes every few seconds: a dependency slower than this is as good as down to it.
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -25,17 +27,46 @@ async def database_answers(settings: Settings) -> None:
 
 
 async def storage_writable(settings: Settings) -> None:
-    """The recordings directory takes a file: uploads land there (`os.access` would say yes to root always)."""
+    """The local staging folder takes a file (uploads are received there whatever the store; `os.access`
+    would say yes to root always), and an S3 store answers a request."""
 
     def write() -> None:
-        with tempfile.NamedTemporaryFile(dir=settings.recordings_dir, prefix=".ready-"):
+        with tempfile.NamedTemporaryFile(dir=settings.incoming_dir, prefix=".ready-"):
             pass
 
     await asyncio.to_thread(write)
+    storage = storage_for(settings)
+    if not storage.is_local:
+        await storage.head("readyz-probe")
+
+
+async def queue_answers(settings: Settings) -> None:
+    """procrastinate's table answers (on SQLite the queue is the job table, which `database` covers)."""
+    await get_connection("default").execute_query("SELECT 1 FROM procrastinate_jobs LIMIT 1")
+
+
+async def worker_beating(settings: Settings) -> None:
+    """The worker inside this process is alive: before, one could die quietly and leave jobs waiting
+    while the web answered 200. Workers on other machines are `dit_workers_fresh` in /metrics: a web
+    process should not be taken out of a load balancer because they are down."""
+    if not await fresh_workers(settings):
+        raise WorkerSilent
+
+
+class WorkerSilent(Exception):
+    """No worker has beaten within the stale window."""
 
 
 def always(settings: Settings) -> bool:
     return True
+
+
+def on_postgres(settings: Settings) -> bool:
+    return settings.on_postgres
+
+
+def worker_in_process(settings: Settings) -> bool:
+    return settings.in_process_worker
 
 
 @dataclass(frozen=True)
@@ -48,6 +79,8 @@ class Check:
 CHECKS = [
     Check("database", database_answers),
     Check("storage", storage_writable),
+    Check("queue", queue_answers, on_postgres),
+    Check("workers", worker_beating, worker_in_process),
 ]
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tortoise.transactions import in_transaction
 
-from server import access
+from server import access, jobs
 from server.clock import now
 from server.config import Settings
 from server.errors import Conflict, Invalid, Unprocessable
@@ -175,9 +175,7 @@ async def accept_recording(settings: Settings, staged: Staging, received: Receiv
 
 
 async def queue_transcription(recording: Recording, settings: Settings) -> TranscriptionJob:
-    return await TranscriptionJob.create(
-        recording=recording, status=JobStatus.QUEUED, engine=settings.engine, model=settings.model
-    )
+    return await jobs.queue_transcription(recording, settings)
 
 
 async def latest_job(recording: Recording) -> TranscriptionJob | None:

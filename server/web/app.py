@@ -21,6 +21,7 @@ from rating.scale import load_scale
 from server.config import Settings
 from server.db import close_database, open_database
 from server.errors import DomainError, MfaEnrolmentRequired
+from server.jobs import run_worker
 from server.services.demo import create_demo_accounts, format_demo_notice
 from server.services.storage_sweep import keep_swept
 from server.services.suggestions import SuggestionModel
@@ -30,7 +31,6 @@ from server.web.deps import render
 from server.web.headers import SecurityHeaders
 from server.web.metrics import RequestMetrics
 from server.web.routes import routes
-from server.worker import TranscriptionWorker
 from transcription.formats import clock
 
 log = logging.getLogger("dit")
@@ -58,6 +58,12 @@ def _log_failure(task: asyncio.Task) -> None:
         log.error("the on-model classifier could not be loaded", exc_info=task.exception())
 
 
+def _log_worker_end(task: asyncio.Task) -> None:
+    # The worker loop survives database and storage errors; should it still end, it must not be silently.
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the in-process transcription worker stopped", exc_info=task.exception())
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = (settings or Settings.from_env()).prepare()
 
@@ -77,7 +83,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         sweeper = asyncio.create_task(keep_swept(settings, stop))
         worker_task = None
         if settings.in_process_worker:
-            worker_task = asyncio.create_task(TranscriptionWorker(settings).run(stop))
+            worker_task = asyncio.create_task(run_worker(settings, stop))
+            worker_task.add_done_callback(_log_worker_end)
         try:
             yield
         finally:

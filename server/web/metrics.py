@@ -111,7 +111,7 @@ async def metrics(request: Request) -> Response:
         registry.register(REQUESTS)
         registry.register(LATENCY)
     try:
-        jobs = await job_metrics()
+        jobs = await job_metrics(settings)
     except Exception as exc:
         # The HTTP metrics matter most when the database does not answer: they are still served.
         log.warning("job metrics left out: the database did not answer (%s)", type(exc).__name__)

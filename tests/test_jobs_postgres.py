@@ -1,0 +1,103 @@
+"""The procrastinate queue, on PostgreSQL whatever DIT_TEST_DATABASE says: a job is deferred in the
+transaction that creates its row, a recording cannot have two jobs waiting, and the job of a worker
+killed with SIGKILL is retried by the periodic sweep and finished by another."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+from tortoise.connection import get_connection
+from tortoise.transactions import in_transaction
+
+from server.errors import Conflict
+from server.jobs import queue_transcription
+from server.jobs.postgres import TASK, recording_lock
+from server.models import JobStatus, Recording, Transcript, TranscriptionJob
+from speechfixtures.recorded import jfk_wav
+from tests.conftest import open_case, upload
+from tests.test_jobs import start_worker
+from tests.test_worker import wait_for_job
+
+
+@pytest.fixture(autouse=True)
+def on_postgres(monkeypatch):
+    """conftest's `settings` fixture reads this when it makes each test's database."""
+    monkeypatch.setenv("DIT_TEST_DATABASE", "postgres")
+
+
+async def queue_entries(recording_id: int) -> list[dict]:
+    return await get_connection("default").execute_query_dict(
+        "SELECT status::text, queueing_lock, lock, (args->>'job_id')::int AS job_id FROM procrastinate_jobs "
+        "WHERE task_name = $1 AND queueing_lock = $2 ORDER BY id", [TASK, recording_lock(recording_id)])
+
+
+class Rollback(Exception):
+    pass
+
+
+async def test_a_job_is_deferred_in_the_transaction_that_creates_it(people, settings):
+    trainee = people["trainee"]
+    recording_id = (await upload(trainee, await open_case(trainee), 1, jfk_wav())).json()["id"]
+    first = await TranscriptionJob.get(recording_id=recording_id)
+    assert await queue_entries(recording_id) == [
+        {"status": "todo", "queueing_lock": f"recording:{recording_id}", "lock": f"recording:{recording_id}",
+         "job_id": first.id}]
+    await TranscriptionJob.filter(id=first.id).update(status=JobStatus.FAILED)
+    await get_connection("default").execute_script("DELETE FROM procrastinate_jobs")
+
+    recording = await Recording.get(id=recording_id)
+    with pytest.raises(Rollback):
+        async with in_transaction():
+            await queue_transcription(recording, settings)
+            raise Rollback
+    assert await TranscriptionJob.filter(recording_id=recording_id).count() == 1
+    assert await queue_entries(recording_id) == []
+
+    retried = await trainee.post(f"/api/recordings/{recording_id}/retry")
+    assert retried.status_code < 300, retried.text
+    second = await TranscriptionJob.filter(recording_id=recording_id).order_by("-id").first()
+    assert [entry["job_id"] for entry in await queue_entries(recording_id)] == [second.id]
+
+
+async def test_a_recording_cannot_have_two_jobs_waiting(people, settings):
+    trainee = people["trainee"]
+    recording_id = (await upload(trainee, await open_case(trainee), 1, jfk_wav())).json()["id"]
+    recording = await Recording.get(id=recording_id)
+
+    with pytest.raises(Conflict):
+        await queue_transcription(recording, settings)
+
+    # Refused whole: no second row without its queue entry.
+    assert await TranscriptionJob.filter(recording_id=recording_id).count() == 1
+    assert len(await queue_entries(recording_id)) == 1
+
+
+@pytest.mark.slow
+async def test_the_job_of_a_killed_worker_is_retried_and_finished_once(people, settings, long_speech, tmp_path):
+    trainee = people["trainee"]
+    recording_id = (await upload(trainee, await open_case(trainee), 5, long_speech)).json()["id"]
+    killed = start_worker(settings, tmp_path / "killed.log")
+    try:
+        await wait_for_job(lambda job: job.status == JobStatus.RUNNING and job.progress > 0)
+    finally:
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+    [entry] = await queue_entries(recording_id)
+    assert entry["status"] == "doing"  # its worker died without a word
+
+    survivor = start_worker(settings, tmp_path / "survivor.log")
+    try:
+        done = await wait_for_job(lambda job: job.status in (JobStatus.DONE, JobStatus.FAILED), timeout=180)
+    finally:
+        survivor.terminate()
+        survivor.wait()
+    assert (done.status, done.attempts) == (JobStatus.DONE, 2), done.error
+    assert await Transcript.filter(recording_id=recording_id).count() == 1
+    events = await get_connection("default").execute_query_dict(
+        "SELECT j.id, e.type::text FROM procrastinate_events e JOIN procrastinate_jobs j ON j.id = e.job_id "
+        "WHERE j.queueing_lock = $1 ORDER BY e.id", [recording_lock(recording_id)])
+    # One procrastinate job: the stalled one, retried by the sweep, and then finished.
+    assert len({event["id"] for event in events}) == 1
+    types = [event["type"] for event in events]
+    assert types[:2] == ["deferred", "started"] and "deferred_for_retry" in types and types[-1] == "succeeded"
