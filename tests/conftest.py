@@ -181,3 +181,13 @@ async def upload(client, case_id: int, number: int, path: Path, filename: str | 
 
 async def run_queued_jobs(settings) -> None:
     await run_jobs(settings)
+
+
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL (`DIT_TEST_DATABASE=postgres`, the second pass of `scripts/test`), only the tests that
+    open a database run: the others would repeat the first pass exactly."""
+    if backend() != "postgres":
+        return
+    kept = [item for item in items if "settings" in getattr(item, "fixturenames", ())]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept

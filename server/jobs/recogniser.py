@@ -51,11 +51,13 @@ def readable_failure(exc: BaseException) -> str:
     """A reason a trainee can act on; exception text from the engines never carries transcript text."""
     if isinstance(exc, MediaError):
         return str(exc)
-    if isinstance(exc, FileNotFoundError):
+    if isinstance(exc, FileNotFoundError) or type(exc).__name__ == "NotFoundError":  # obstore's, on S3
         return "The audio for this recording is missing from storage; upload it again."
     if isinstance(exc, MemoryError):
         return "The transcription ran out of memory; try a smaller model."
-    return f"Transcription failed ({type(exc).__name__}): {exc}"
+    # Only the type: other errors' text can hold a storage client's whole configuration (obstore's
+    # does, credentials' names and endpoints included), a path or a database row.
+    return f"Transcription failed ({type(exc).__name__}); retry it, and tell the course team if it fails again."
 
 
 class Recogniser:
