@@ -25,6 +25,7 @@ from speechfixtures.mixes import varied_speech
 from speechfixtures.recorded import jfk_wav
 from tests.browser import service  # noqa: F401  (a fixture: `dit serve` for the browser tests)
 from tests.postgres import backend, new_database, postgres_server, postgres_template, statements_of_one_dialect  # noqa: F401  (fixtures)
+from tests.s3 import s3_server  # noqa: F401  (a fixture)
 
 PASSWORD = "correct horse battery"
 

@@ -10,7 +10,6 @@ import fcntl
 import hashlib
 import multiprocessing
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -36,35 +35,8 @@ from server.workdirs import LOCK_FILE
 from tests.browser import free_port
 from tests.conftest import ffmpeg, open_case, run_queued_jobs, sha256_of, stored_files, upload
 from tests.postgres import ROOT, backend
+from tests.s3 import S3_VARIABLES
 from transcription.media import probe
-
-S3_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
-
-
-def services(action: str) -> subprocess.CompletedProcess:
-    # `weed` is found beside this interpreter when the checkout has no .venv of its own (a worktree).
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.run([str(ROOT / "scripts" / "services"), action, "s3"], capture_output=True, text=True,
-                          timeout=300, env=env)
-
-
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[dict[str, str]]:
-    """The S3 server's variables (as `scripts/services up s3` prints them): the one DIT_TEST_S3_URL and
-    the AWS_* variables name, or the throwaway one, started here when it is not running and then
-    stopped at the end."""
-    if os.environ.get("DIT_TEST_S3_URL"):
-        yield {name: os.environ[name] for name in (*S3_VARIABLES, "DIT_TEST_S3_URL") if name in os.environ}
-        return
-    status = services("status")
-    started = status.returncode != 0
-    answer = services("up") if started else status
-    assert answer.returncode == 0, f"scripts/services up s3 failed:\n{answer.stderr}"
-    try:
-        yield dict(re.findall(r"^export (\w+)=(\S+)$", answer.stdout, re.MULTILINE))
-    finally:
-        if started:
-            services("down")
 
 
 @pytest.fixture

@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import select
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -79,7 +82,8 @@ class Recogniser:
     def _start(self) -> None:
         self.kill()
         parent_end, child_end = CONTEXT.Pipe()
-        self._process = CONTEXT.Process(target=_serve, args=(child_end,), name="dit-recogniser", daemon=True)
+        self._process = CONTEXT.Process(target=_serve, args=(child_end, os.getpid()), name="dit-recogniser",
+                                        daemon=True)
         self._process.start()
         child_end.close()
         self._connection = parent_end
@@ -131,8 +135,27 @@ class Recogniser:
 # --- the child ---------------------------------------------------------------------------------------
 
 
-def _serve(connection) -> None:
+def _die_with(worker: int) -> None:
+    """Kill this process as soon as the worker that started it is gone. A worker killed outright (SIGKILL,
+    the kernel's OOM killer) cannot kill its child, and the child's parent is the forkserver, which lives
+    on as long as any child does: the child would run on, a whole recognition or diarisation for nobody,
+    until it next wrote to the closed pipe. Its scratch directory is left to the storage sweep, as the
+    worker's own would be. Needs pidfd_open (Linux 5.3); elsewhere the child stops at its next report."""
+    try:
+        watched = os.pidfd_open(worker)
+    except (AttributeError, OSError):
+        return
+
+    def watch() -> None:
+        select.select([watched], [], [])
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="worker watch", daemon=True).start()
+
+
+def _serve(connection, worker: int) -> None:
     """Answer requests until the worker closes the pipe, keeping loaded models between them."""
+    _die_with(worker)
     # Ctrl-C in a terminal reaches the whole process group: the worker decides when its child stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     engines: dict = {}
