@@ -31,7 +31,7 @@ from tests.s3 import S3_VARIABLES
 PASSWORD = "cluster test pass phrase 7"
 SECRET_KEY = "cluster-test-secret-key-0123456789abcdef"
 # A killed worker's job is taken back after this many seconds of silence, and tried again at once.
-STALE_SECONDS = "3"
+STALE_SECONDS = "5"
 
 
 def dit(*args: str, env: dict[str, str], stdin: str | None = None, timeout: float = 120) -> str:

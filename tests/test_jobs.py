@@ -107,7 +107,7 @@ async def test_a_job_past_its_time_limit_is_stopped_with_a_reason(people, settin
 
 def start_worker(settings, log: Path) -> subprocess.Popen:
     env = {**os.environ, "DIT_DATA_DIR": str(settings.data_dir), "DIT_DATABASE_URL": settings.database_url,
-           "DIT_JOB_STALE_SECONDS": "2"}
+           "DIT_JOB_STALE_SECONDS": "5"}
     with log.open("a") as out:
         return subprocess.Popen([sys.executable, "-m", "server.cli", "worker"], cwd=ROOT, env=env,
                                 stdout=out, stderr=out)
