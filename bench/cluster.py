@@ -43,11 +43,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from server.config import S3_VARIABLES  # noqa: E402
 from speechfixtures.mixes import varied_speech  # noqa: E402
 from speechfixtures.recorded import librivox  # noqa: E402
 
 PASSWORD = "cluster bench pass phrase 7"
-S3_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
 
 
 def free_port() -> int:

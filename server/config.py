@@ -78,6 +78,16 @@ def _flag(env: dict[str, str], name: str, default: bool) -> bool:
     return raw.strip().lower() not in {"0", "false", "no", "off"}
 
 
+# The S3 client's settings, read with the rest so that they travel with `Settings` into the worker's
+# recognition processes: a forkserver child has the environment of the moment its server started.
+S3_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                "AWS_REGION", "AWS_DEFAULT_REGION")
+
+
+def s3_variables(env: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple((name, env[name]) for name in S3_VARIABLES if env.get(name))
+
+
 def _storage_url(env: dict[str, str], name: str) -> str:
     """Empty (the data directory's recordings folder), s3://bucket[/prefix] or file:///folder."""
     url = (env.get(name) or "").strip()
@@ -120,6 +130,7 @@ class Settings:
     max_duration: int = DEFAULT_MAX_DURATION
     # Where recordings are kept (see server/storage.py): empty for `recordings_dir`.
     storage_url: str = ""
+    s3_variables: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     in_process_worker: bool = True
     # Demo accounts are for a laptop: only `scripts/serve` asks for them.
     demo_accounts: bool = False
@@ -193,6 +204,7 @@ class Settings:
             max_upload_bytes=_int(env, "DIT_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
             max_duration=_positive(env, "DIT_MAX_DURATION", DEFAULT_MAX_DURATION),
             storage_url=_storage_url(env, "DIT_STORAGE_URL"),
+            s3_variables=s3_variables(env),
             in_process_worker=_flag(env, "DIT_IN_PROCESS_WORKER", True),
             demo_accounts=_flag(env, "DIT_DEMO_ACCOUNTS", False),
             job_stale_seconds=_int(env, "DIT_JOB_STALE_SECONDS", 30),

@@ -88,7 +88,7 @@ class Storage:
         if scheme == "file":
             return cls.local(Path(urlsplit(url).path))
         if scheme == "s3":
-            return cls.s3(url)
+            return cls.s3(url, dict(settings.s3_variables))
         raise StorageError(f"DIT_STORAGE_URL must be s3://bucket/prefix or file:///folder, not {url!r}")
 
     @classmethod
@@ -99,14 +99,15 @@ class Storage:
         return cls(store, local_root=root.resolve(), description=f"the folder {root}")
 
     @classmethod
-    def s3(cls, url: str) -> Storage:
-        """Credentials, region and endpoint come from the usual AWS_* variables (obstore reads them).
+    def s3(cls, url: str, variables: dict[str, str]) -> Storage:
+        """Credentials, region and endpoint come from the usual AWS_* variables, as `Settings` read them
+        (obstore would read the process's own environment, which a forkserver child has from earlier).
         A plain-HTTP endpoint (a test server on the loopback) is allowed only when AWS_ENDPOINT_URL
         names one."""
-        endpoint = os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT") or ""
+        endpoint = variables.get("AWS_ENDPOINT_URL") or variables.get("AWS_ENDPOINT") or ""
         options = {"allow_http": True} if endpoint.startswith("http://") else {}
         try:
-            store = S3Store.from_url(url, client_options=options)
+            store = S3Store.from_url(url, config=variables, client_options=options)
         except Exception as exc:
             raise StorageError(f"DIT_STORAGE_URL {url!r} cannot be used: {exc}") from exc
         return cls(store, local_root=None, description=url)

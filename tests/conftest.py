@@ -142,8 +142,8 @@ def ffmpeg(*args: str) -> None:
 
 @pytest.fixture(scope="session")
 def long_speech(tmp_path_factory) -> Path:
-    """About a minute and a half of varied real speech: long enough to catch a job mid-way."""
-    path, _ = varied_speech(tmp_path_factory.mktemp("long") / "long.wav", 90)
+    """A minute of varied real speech: long enough to catch a job mid-way."""
+    path, _ = varied_speech(tmp_path_factory.mktemp("long") / "long.wav", 60)
     return path
 
 
@@ -186,9 +186,11 @@ async def run_queued_jobs(settings) -> None:
 
 def pytest_collection_modifyitems(config, items):
     """On PostgreSQL (`DIT_TEST_DATABASE=postgres`, the second pass of `scripts/test`), only the tests that
-    open a database run: the others would repeat the first pass exactly."""
+    open a database run, and not those that choose their databases themselves: the others would repeat
+    the first pass exactly."""
     if backend() != "postgres":
         return
-    kept = [item for item in items if "settings" in getattr(item, "fixturenames", ())]
+    kept = [item for item in items
+            if "settings" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("own_database")]
     config.hook.pytest_deselected(items=[item for item in items if item not in kept])
     items[:] = kept

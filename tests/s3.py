@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from server.config import S3_VARIABLES
 from tests.postgres import ROOT
-
-S3_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
 
 
 def services(action: str) -> subprocess.CompletedProcess:

@@ -22,11 +22,14 @@ import httpx
 import jiwer
 import pytest
 
+from server.config import S3_VARIABLES, s3_variables
 from server.storage import Storage
 from speechfixtures.recorded import JFK_TEXT, jfk_wav, librivox
 from tests.browser import free_port
 from tests.postgres import ROOT, fetch, new_database, run
-from tests.s3 import S3_VARIABLES
+
+# Chooses its databases itself: run once, in the first pass.
+pytestmark = pytest.mark.own_database
 
 PASSWORD = "cluster test pass phrase 7"
 SECRET_KEY = "cluster-test-secret-key-0123456789abcdef"
@@ -149,7 +152,7 @@ def live_group(pgid: int) -> list[int]:
 
 
 async def stored_keys(url: str) -> set[str]:
-    return {stored.key async for stored in Storage.s3(url).list()}
+    return {stored.key async for stored in Storage.s3(url, dict(s3_variables(os.environ))).list()}
 
 
 def sha256(data: bytes) -> str:
@@ -265,7 +268,7 @@ def test_one_web_and_two_workers_on_postgres_and_s3_survive_a_killed_worker(clus
 
     # The bucket holds each recording's original, and nothing else.
     storage_keys = {row["storage_key"] for row in fetch(database, "SELECT storage_key FROM recording")}
-    for name in S3_VARIABLES:  # read by obstore, here as in the processes
+    for name in S3_VARIABLES:  # the store as the processes reach it
         monkeypatch.setenv(name, cluster.common[name])
     stored = run(stored_keys(cluster.common["DIT_STORAGE_URL"]))
     assert len(stored) == len(uploaded) and {key.split("/")[0] for key in stored} == storage_keys

@@ -184,3 +184,15 @@ async def test_out_of_range_ids_in_api_changes_are_refused_with_a_message(walk, 
             if problem := problems_with(response, path):
                 failures.append(f"{method} {template}: {problem}")
     assert not failures, "\n".join(failures)
+
+
+async def test_text_with_a_nul_character_is_refused_on_every_database(walk, people, http):
+    """PostgreSQL stores no NUL in text: refused with 400 and a message, in query strings, JSON and forms."""
+    query = await people["lead"].get("/api/agreement", params={"cohort": "a\x00b"})
+    assert query.status_code == 400 and "NUL" in query.json()["error"]
+    token = await http.post("/api/token", json={"username": "lead\x00", "password": "x"})
+    assert token.status_code == 400 and "NUL" in token.json()["error"]
+    renamed = await people["admin"].request("PATCH", f"/api/users/{people['trainee'].user.id}", json={"name": "A\x00B"})
+    assert renamed.status_code == 400 and "NUL" in renamed.json()["error"]
+    login = await http.post("/login", data={"username": "lead\x00", "password": "x"})
+    assert login.status_code < 500

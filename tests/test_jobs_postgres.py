@@ -1,10 +1,8 @@
 """The procrastinate queue, on PostgreSQL whatever DIT_TEST_DATABASE says: a job is deferred in the
-transaction that creates its row, a recording cannot have two jobs waiting, and the job of a worker
-killed with SIGKILL is retried by the periodic sweep and finished by another."""
+transaction that creates its row, and a recording cannot have two jobs waiting (tests/test_cluster.py
+kills a worker with SIGKILL and sees its job retried by the periodic sweep and finished by another)."""
 
 from __future__ import annotations
-
-import signal
 
 import pytest
 from tortoise.connection import get_connection
@@ -13,11 +11,12 @@ from tortoise.transactions import in_transaction
 from server.errors import Conflict
 from server.jobs import queue_transcription
 from server.jobs.postgres import TASK, recording_lock
-from server.models import JobStatus, Recording, Transcript, TranscriptionJob
+from server.models import JobStatus, Recording, TranscriptionJob
 from speechfixtures.recorded import jfk_wav
 from tests.conftest import open_case, upload
-from tests.test_jobs import start_worker
-from tests.test_worker import wait_for_job
+
+# Chooses its databases itself: run once, in the first pass.
+pytestmark = pytest.mark.own_database
 
 
 @pytest.fixture(autouse=True)
@@ -71,33 +70,3 @@ async def test_a_recording_cannot_have_two_jobs_waiting(people, settings):
     # Refused whole: no second row without its queue entry.
     assert await TranscriptionJob.filter(recording_id=recording_id).count() == 1
     assert len(await queue_entries(recording_id)) == 1
-
-
-@pytest.mark.slow
-async def test_the_job_of_a_killed_worker_is_retried_and_finished_once(people, settings, long_speech, tmp_path):
-    trainee = people["trainee"]
-    recording_id = (await upload(trainee, await open_case(trainee), 5, long_speech)).json()["id"]
-    killed = start_worker(settings, tmp_path / "killed.log")
-    try:
-        await wait_for_job(lambda job: job.status == JobStatus.RUNNING and job.progress > 0)
-    finally:
-        killed.send_signal(signal.SIGKILL)
-        killed.wait()
-    [entry] = await queue_entries(recording_id)
-    assert entry["status"] == "doing"  # its worker died without a word
-
-    survivor = start_worker(settings, tmp_path / "survivor.log")
-    try:
-        done = await wait_for_job(lambda job: job.status in (JobStatus.DONE, JobStatus.FAILED), timeout=180)
-    finally:
-        survivor.terminate()
-        survivor.wait()
-    assert (done.status, done.attempts) == (JobStatus.DONE, 2), done.error
-    assert await Transcript.filter(recording_id=recording_id).count() == 1
-    events = await get_connection("default").execute_query_dict(
-        "SELECT j.id, e.type::text FROM procrastinate_events e JOIN procrastinate_jobs j ON j.id = e.job_id "
-        "WHERE j.queueing_lock = $1 ORDER BY e.id", [recording_lock(recording_id)])
-    # One procrastinate job: the stalled one, retried by the sweep, and then finished.
-    assert len({event["id"] for event in events}) == 1
-    types = [event["type"] for event in events]
-    assert types[:2] == ["deferred", "started"] and "deferred_for_retry" in types and types[-1] == "succeeded"

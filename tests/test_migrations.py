@@ -33,6 +33,9 @@ from server.models import Recording, Role, Transcript, User
 from tests import postgres
 from tests.postgres import BACKENDS, new_database
 
+# Chooses its databases itself: run once, in the first pass.
+pytestmark = pytest.mark.own_database
+
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = sorted(p.stem for p in (ROOT / "server" / "migrations").glob("[0-9]*.py"))
 

@@ -1,35 +1,23 @@
 """PostgreSQL as the service runs on it when several machines share one database: `dit migrate` on an
-empty database, processes of several machines migrating at once (PostgreSQL's advisory lock, as no
-file lock reaches across machines), and the throttle and session queries of sign-in. These run
-whatever DIT_TEST_DATABASE says; the rest of the suite runs on PostgreSQL with
-DIT_TEST_DATABASE=postgres."""
+empty database, and processes of several machines migrating at once (PostgreSQL's advisory lock, as no
+file lock reaches across machines). These run whatever DIT_TEST_DATABASE says; the rest of the suite
+runs on PostgreSQL in the second pass of scripts/test (DIT_TEST_DATABASE=postgres)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 
 import asyncpg
 import pytest
 
-from server.config import Settings
 from server.db import MIGRATION_LOCK_KEY
 from tests import postgres
 from tests.postgres import ROOT, dit_migrate, new_database
 
-# The sign-in tests themselves, collected here again to run on PostgreSQL: their time comparisons
-# (a window of attempts, idle and expired sessions and tokens) are where the two databases differ.
-from tests.test_sign_in import (  # noqa: F401
-    test_a_password_change_ends_every_session_and_token,
-    test_a_success_clears_the_accounts_failures,
-    test_idle_and_expired_sessions_and_tokens_stop_working,
-    test_revoking_a_session_or_a_token_ends_it,
-    test_sign_out_ends_the_saved_cookie_and_the_token,
-    test_the_sixth_wrong_password_for_an_account_is_throttled,
-    test_twenty_failures_from_one_address_throttle_it,
-)
+# Chooses its databases itself: run once, in the first pass.
+pytestmark = pytest.mark.own_database
 
 MIGRATIONS = sorted(p.stem for p in (ROOT / "server" / "migrations").glob("[0-9]*.py"))
 # Connections of this database waiting for an advisory lock (the server's other databases aside).
@@ -42,13 +30,6 @@ def database(postgres_server: str) -> Iterator[str]:
     """An empty database."""
     with new_database(postgres_server) as url:
         yield url
-
-
-@pytest.fixture
-def settings(settings: Settings, postgres_server: str, postgres_template: str) -> Iterator[Settings]:
-    """The suite's settings, on a PostgreSQL database with the schema whatever DIT_TEST_DATABASE says."""
-    with new_database(postgres_server, postgres_template) as url:
-        yield replace(settings, database_url=url)
 
 
 def test_dit_migrate_brings_an_empty_database_up_to_date(database, tmp_path):

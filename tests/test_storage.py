@@ -26,6 +26,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from tortoise import Tortoise
 
+from server.config import S3_VARIABLES, s3_variables
 from server.models import Recording, TranscriptionJob
 from server.services.recordings import original_key, working_audio
 from server.services.storage_sweep import sweep_orphans
@@ -35,7 +36,6 @@ from server.workdirs import LOCK_FILE
 from tests.browser import free_port
 from tests.conftest import ffmpeg, open_case, run_queued_jobs, sha256_of, stored_files, upload
 from tests.postgres import ROOT, backend
-from tests.s3 import S3_VARIABLES
 from transcription.media import probe
 
 
@@ -51,14 +51,14 @@ def s3_url(s3_server, monkeypatch) -> str:
 @pytest.fixture
 def settings(settings, s3_url):
     """Every app in this module keeps its recordings in S3."""
-    return replace(settings, storage_url=s3_url)
+    return replace(settings, storage_url=s3_url, s3_variables=s3_variables(os.environ))
 
 
 @pytest.fixture(params=["local", "s3"])
 def storage(request, tmp_path) -> Storage:
     if request.param == "local":
         return Storage.local(tmp_path / "store")
-    return Storage.s3(request.getfixturevalue("s3_url"))
+    return Storage.s3(request.getfixturevalue("s3_url"), dict(s3_variables(os.environ)))
 
 
 async def keys(storage: Storage, prefix: str | None = None) -> set[str]:
@@ -390,7 +390,7 @@ def test_a_kill_9_mid_upload_leaves_a_staging_file_that_the_sweep_removes(tmp_pa
     assert list(incoming.iterdir()) == []
 
     # What the finished upload's row points to is still there, byte for byte.
-    storage = Storage.s3(s3_url)
+    storage = Storage.s3(s3_url, dict(s3_variables(os.environ)))
     stored = asyncio.run(_all_keys(storage))
     assert len(stored) == 1
     downloaded = tmp_path / "check.wav"

@@ -30,6 +30,7 @@ from server.web.auth import SessionCookie, TokenOrSessionBackend, on_auth_error
 from server.web.deps import render
 from server.web.headers import SecurityHeaders
 from server.web.metrics import RequestMetrics
+from server.web.refusals import RefuseNulInQuery
 from server.web.routes import routes
 from transcription.formats import clock
 
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(RequestMetrics),
             # With S3 storage, the player is redirected to presigned addresses: its origin must be allowed.
             Middleware(SecurityHeaders, media_origin=storage_for(settings).media_origin()),
+            Middleware(RefuseNulInQuery),
             Middleware(
                 SessionCookie,
                 always_secure=settings.secure_cookies,

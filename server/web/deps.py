@@ -72,16 +72,37 @@ async def capped_body(request: Request, limit: int) -> None:
     request._body = bytes(body)  # Starlette's own cache of the body, which form() and body() read
 
 
+NUL_REFUSED = "Text may not contain NUL characters."
+
+
+def refuse_nul(value) -> None:
+    """PostgreSQL stores no NUL character in text (SQLite does): refused at the door, on every database,
+    rather than a 500 from the one that cannot store it."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise Invalid(NUL_REFUSED)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(key)
+            refuse_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            refuse_nul(item)
+
+
 async def json_body(request: Request) -> dict:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        return dict(await request.form())
+        form = await request.form()
+        refuse_nul([value for value in form.values() if isinstance(value, str)])
+        return dict(form)
     try:
         body = json.loads(await request.body() or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise Invalid("The request body is not valid JSON.") from exc
     if not isinstance(body, dict):
         raise Invalid("The request body must be a JSON object.")
+    refuse_nul(body)
     return body
 
 
@@ -93,6 +114,7 @@ def check_csrf(request: Request, fields) -> None:
 async def checked_form(request: Request) -> FormData:
     form = await request.form()
     check_csrf(request, form)
+    refuse_nul([value for value in form.values() if isinstance(value, str)])
     return form
 
 
