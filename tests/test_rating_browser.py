@@ -139,8 +139,9 @@ def test_a_supervisor_rates_a_session_in_chromium(service):
         page.fill(f"textarea[name='comment:{third}']", "Written offline.")
         expect(page.locator("#save-status")).to_contain_text("cannot be reached", timeout=10_000)
         page.close()
-        # The page's last save on the way out must meet the network still down, not race it coming back.
-        time.sleep(2)
+        # The page's last save on the way out must meet the network still down, not race it coming back
+        # (a busy machine sends it late).
+        time.sleep(5)
         context.set_offline(False)
         page = context.new_page()
         page.goto(f"{url}/recordings/{recording_id}/rate")
