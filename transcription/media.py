@@ -41,6 +41,9 @@ class MediaInfo:
     sample_rate: int
     channels: int
     has_video: bool
+    # The audio's own length where the container gives one (a video may run on after its sound),
+    # else the recording's: what a decode of the whole audio must come close to.
+    audio_duration: float
 
 
 def _binary(name: str, variable: str) -> str:
@@ -93,6 +96,10 @@ def _probe(path) -> tuple[dict, dict, float]:
     return found, audio, duration
 
 
+def _audio_duration(audio: dict, duration: float) -> float:
+    return _seconds(audio.get("duration")) or duration
+
+
 def probe(path) -> MediaInfo:
     found, audio, duration = _probe(path)
     return MediaInfo(
@@ -106,6 +113,7 @@ def probe(path) -> MediaInfo:
             s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")
             for s in found["streams"]
         ),
+        audio_duration=_audio_duration(audio, duration),
     )
 
 
@@ -128,13 +136,13 @@ def _truncation_slack(declared: float) -> float:
     return max(1.0, 0.1 * declared)
 
 
-def check_ending(path) -> None:
+def check_ending(path, info: MediaInfo) -> None:
     """Refuse a recording whose audio stops well short of the length its header states, without
     decoding it: seek to just before where the audio must still run and decode two seconds there.
     ffmpeg reads a cut-off mp3 or m4a up to the cut without complaint, and its header still gives
-    the whole length, so this is the sign of an upload cut short. A file of hours costs a seek."""
-    _, audio, duration = _probe(path)
-    declared = _seconds(audio.get("duration")) or duration
+    the whole length, so this is the sign of an upload cut short. A file of hours costs a seek.
+    `info` is what `probe` found in `path`."""
+    declared = info.audio_duration
     start = max(0.0, declared - _truncation_slack(declared) - 0.5)
     try:
         out = (
@@ -159,8 +167,7 @@ def normalise(src, dst, limit: float | None = None) -> None:
     many seconds are decoded, whatever the header claimed: a header may understate the length.
     """
     _, audio, duration = _probe(src)
-    # The audio's own length where the container gives one: a video may run on after its sound.
-    declared = _seconds(audio.get("duration")) or duration
+    declared = _audio_duration(audio, duration)
     dst = Path(dst)
     fd, partial = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".partial", dir=dst.parent)
     os.close(fd)

@@ -127,7 +127,7 @@ def check_media(path: Path, max_duration: int) -> MediaInfo:
         if info.duration > max_duration:
             raise Unprocessable(f"The recording is {clock(info.duration)} long; the longest accepted is "
                                 f"{clock(max_duration)}.")
-        check_ending(path)
+        check_ending(path, info)
     except MediaError as exc:
         raise Unprocessable(str(exc)) from exc
     return info

@@ -56,7 +56,7 @@ def test_every_container_is_probed_and_normalised(recordings, ext, tmp_path):
         assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
         assert wav.getnframes() / 16000 == pytest.approx(11.0, abs=0.1)
     assert list(tmp_path.iterdir()) == [out]  # nothing left beside it
-    check_ending(recordings[ext])  # whole: its audio runs to the end its header states
+    check_ending(recordings[ext], probe(recordings[ext]))  # whole: its audio runs to the end its header states
 
 
 def test_load_audio_gives_float_samples_at_16k(recordings):
@@ -151,8 +151,9 @@ def test_a_recording_cut_short_is_refused_and_leaves_the_output_alone(cut_short,
     ("start.m4a", "truncated|could not be decoded"),
 ])
 def test_a_recording_cut_short_is_refused_by_a_look_at_its_end(cut_short, name, message):
+    info = probe(cut_short[name])
     with pytest.raises(MediaError, match=message):
-        check_ending(cut_short[name])
+        check_ending(cut_short[name], info)
 
 
 def test_normalise_decodes_no_more_than_the_limit(jfk, tmp_path):
@@ -169,7 +170,7 @@ def test_a_video_whose_sound_stops_early_is_not_truncated(jfk, tmp_path):
     normalise(video, tmp_path / "audio.wav")
     with wave.open(str(tmp_path / "audio.wav")) as wav:
         assert wav.getnframes() / 16000 == pytest.approx(11.0, abs=0.1)
-    check_ending(video)
+    check_ending(video, probe(video))
 
 
 def test_load_audio_refuses_what_ffmpeg_cannot_read(bad_inputs):
