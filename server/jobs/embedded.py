@@ -5,9 +5,9 @@ workers may share it (a claim is a conditional update)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
+from server.clock import pause
 from server.config import Settings
 from server.jobs import records
 
@@ -17,9 +17,12 @@ log = logging.getLogger("dit.jobs")
 MAX_PAUSE_SECONDS = 60.0
 
 
-async def pause(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+async def pause_after_error(stop: asyncio.Event, errors: int, exc: Exception, then: str) -> None:
+    """After the `errors`th error in a row, logged by its type alone (a database error's text can quote
+    the row it failed on), wait longer each time before the loop goes on to `then`."""
+    seconds = min(2.0 ** (errors - 1), MAX_PAUSE_SECONDS)
+    log.error("transcription worker: %s; %s in %.0f s", type(exc).__name__, then, seconds)
+    await pause(stop, seconds)
 
 
 class EmbeddedQueue:
@@ -37,11 +40,8 @@ class EmbeddedQueue:
                 await records.requeue_stale(self.settings)
                 ran = await self._run_next(runner, presence)
             except Exception as exc:
-                # Only the type: a database error's text can quote the row it failed on.
                 errors += 1
-                seconds = min(2.0 ** (errors - 1), MAX_PAUSE_SECONDS)
-                log.error("transcription worker: %s; trying again in %.0f s", type(exc).__name__, seconds)
-                await pause(stop, seconds)
+                await pause_after_error(stop, errors, exc, "trying again")
                 continue
             errors = 0
             if not ran:

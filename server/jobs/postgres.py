@@ -29,7 +29,7 @@ from server.clock import now
 from server.config import Settings
 from server.errors import Conflict
 from server.jobs import records
-from server.jobs.embedded import MAX_PAUSE_SECONDS, pause
+from server.jobs.embedded import pause_after_error
 from server.models import JobStatus, TranscriptionJob
 
 log = logging.getLogger("dit.jobs")
@@ -225,9 +225,7 @@ class ProcrastinateQueue:
                         raise ConnectionError("a procrastinate worker stopped")
             except Exception as exc:
                 errors += 1
-                seconds = min(2.0 ** (errors - 1), MAX_PAUSE_SECONDS)
-                log.error("transcription worker: %s; starting again in %.0f s", type(exc).__name__, seconds)
-                await pause(stop, seconds)
+                await pause_after_error(stop, errors, exc, "starting again")
 
     async def drain(self, runner) -> None:
         from server.jobs.workers import Presence

@@ -9,13 +9,12 @@ Run when a service starts and every ten minutes after (`dit serve`, `dit worker`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from server.clock import now
+from server.clock import now, pause
 from server.config import Settings
 from server.models import Recording
 from server.storage import Storage, storage_for
@@ -82,6 +81,6 @@ async def keep_swept(settings: Settings, stop: asyncio.Event, every: float = SWE
         try:
             await sweep(settings)
         except Exception as exc:
-            log.warning("storage sweep failed (%s: %s); trying again in %d s", type(exc).__name__, exc, every)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=every)
+            # Only the type: a storage client's error text can carry its whole configuration.
+            log.warning("storage sweep failed (%s); trying again in %d s", type(exc).__name__, every)
+        await pause(stop, every)
