@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -74,10 +74,9 @@ def _hidden(key: str) -> bool:
 class Storage:
     """The recordings' objects in one place: `local_root` set for a local directory, None for S3."""
 
-    def __init__(self, store: LocalStore | S3Store, *, local_root: Path | None, description: str) -> None:
+    def __init__(self, store: LocalStore | S3Store, *, local_root: Path | None) -> None:
         self._store = store
         self.local_root = local_root
-        self.description = description
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Storage:
@@ -96,7 +95,7 @@ class Storage:
         root.mkdir(parents=True, exist_ok=True)
         # automatic_cleanup: a recording's folder goes with its last file.
         store = LocalStore(root, automatic_cleanup=True)
-        return cls(store, local_root=root.resolve(), description=f"the folder {root}")
+        return cls(store, local_root=root.resolve())
 
     @classmethod
     def s3(cls, url: str, variables: dict[str, str]) -> Storage:
@@ -110,7 +109,7 @@ class Storage:
             store = S3Store.from_url(url, config=variables, client_options=options)
         except Exception as exc:
             raise StorageError(f"DIT_STORAGE_URL {url!r} cannot be used: {exc}") from exc
-        return cls(store, local_root=None, description=url)
+        return cls(store, local_root=None)
 
     @property
     def is_local(self) -> bool:
@@ -133,11 +132,6 @@ class Storage:
         return None if self.local_root is None else self.local_root / check_key(key)
 
     # --- writing ----------------------------------------------------------------------------------
-
-    async def put_stream(self, key: str, chunks: AsyncIterable[bytes]) -> None:
-        """Store what `chunks` yields as one object, streamed (a multipart upload on S3): whole or not
-        at all, so an iterator that fails leaves no object."""
-        await obstore.put_async(self._obstore(), check_key(key), chunks)
 
     async def put_file(self, key: str, path: Path) -> None:
         """Store a local file under `key`; the file itself is left as it was. On the local backend it
@@ -171,17 +165,6 @@ class Storage:
             return _meta(await obstore.head_async(self._obstore(), check_key(key)))
         except FileNotFoundError:
             return None
-
-    async def get_range(self, key: str, start: int, end: int) -> bytes:
-        """Bytes `start` to `end` (exclusive) of the object."""
-        return bytes(await obstore.get_range_async(self._obstore(), check_key(key), start=start, end=end))
-
-    async def stream(self, key: str, start: int = 0) -> AsyncIterator[bytes]:
-        """The object from byte `start` to its end, in chunks, without holding it in memory."""
-        options = {"range": {"offset": start}} if start else None
-        result = await obstore.get_async(self._obstore(), check_key(key), options=options)
-        async for chunk in result.stream(min_chunk_size=DOWNLOAD_CHUNK):
-            yield bytes(chunk)
 
     async def list(self, prefix: str | None = None) -> AsyncIterator[StoredObject]:
         """Every object (under `prefix/`, when given), in pages: a bucket may hold many thousands."""
