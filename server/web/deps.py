@@ -90,11 +90,16 @@ def refuse_nul(value) -> None:
             refuse_nul(item)
 
 
+def refuse_nul_in_form(form: FormData) -> None:
+    """`refuse_nul` for every text field of a form, repeated ones included (files are not text)."""
+    refuse_nul([value for _, value in form.multi_items() if isinstance(value, str)])
+
+
 async def json_body(request: Request) -> dict:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         form = await request.form()
-        refuse_nul([value for value in form.values() if isinstance(value, str)])
+        refuse_nul_in_form(form)
         return dict(form)
     try:
         body = json.loads(await request.body() or b"{}")
@@ -114,7 +119,7 @@ def check_csrf(request: Request, fields) -> None:
 async def checked_form(request: Request) -> FormData:
     form = await request.form()
     check_csrf(request, form)
-    refuse_nul([value for value in form.values() if isinstance(value, str)])
+    refuse_nul_in_form(form)
     return form
 
 
