@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 
 from server.services import sign_in
+from server.web.deps import bearer_of
 from server.web.health import UNAUTHENTICATED_PATHS
 
 SESSION_KEY = "sid"
@@ -28,11 +29,9 @@ class TokenOrSessionBackend(AuthenticationBackend):
     async def authenticate(self, conn: HTTPConnection):
         if conn.url.path in UNAUTHENTICATED_PATHS:
             return None
-        header = conn.headers.get("authorization")
-        if header:
-            scheme, _, token = header.partition(" ")
-            token = token.strip()
-            if scheme.lower() != "bearer" or not token or len(token) > 128:
+        if conn.headers.get("authorization"):
+            token = bearer_of(conn)
+            if not token or len(token) > 128:
                 raise AuthenticationError("Send the token as 'Authorization: Bearer <token>'.")
             api_token = await sign_in.token_for(token, client_of(conn))
             if api_token is None:

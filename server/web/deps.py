@@ -12,7 +12,7 @@ import json
 
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 
 from rating.scale import Scale
@@ -24,6 +24,12 @@ from server.security import csrf_matches, csrf_token
 from server.services.sign_in import require_mfa_enrolled
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def bearer_of(conn: HTTPConnection) -> str | None:
+    """The credentials of an `Authorization: Bearer <credentials>` header; None without one."""
+    scheme, _, credentials = conn.headers.get("authorization", "").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else None
 
 
 def settings_of(request: Request) -> Settings:

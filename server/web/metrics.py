@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Mount
 
 from server.access import may_scrape_metrics
 from server.services.job_metrics import job_metrics
+from server.web.deps import bearer_of
 
 log = logging.getLogger("dit.metrics")
 
@@ -91,14 +92,9 @@ class RequestMetrics:
         LATENCY.labels(name, method, status_class).observe(seconds)
 
 
-def _bearer(request: Request) -> str | None:
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    return credentials.strip() if scheme.lower() == "bearer" else None
-
-
 async def metrics(request: Request) -> Response:
     settings = request.app.state.settings
-    if not may_scrape_metrics(settings, request.client.host if request.client else None, _bearer(request)):
+    if not may_scrape_metrics(settings, request.client.host if request.client else None, bearer_of(request)):
         if settings.metrics_token:
             return PlainTextResponse("Send DIT_METRICS_TOKEN as 'Authorization: Bearer <token>'.", status_code=401,
                                      headers={"WWW-Authenticate": "Bearer"})
