@@ -28,7 +28,7 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, got {raw!r}") from exc
 
 
-def _fraction(env: dict[str, str], name: str, default: float, upper: float = 1.0) -> float:
+def _number(env: dict[str, str], name: str, default: float, lowest: float, highest: float | None = None) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -36,22 +36,15 @@ def _fraction(env: dict[str, str], name: str, default: float, upper: float = 1.0
         value = float(raw)
     except ValueError as exc:
         raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
-    if not 0 <= value <= upper:
-        raise SystemExit(f"{name} must be between 0 and {upper}, got {raw!r}")
-    return value
-
-
-def _number(env: dict[str, str], name: str, default: float, lowest: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+    if highest is not None and not lowest <= value <= highest:
+        raise SystemExit(f"{name} must be between {lowest} and {highest}, got {raw!r}")
     if value < lowest:
         raise SystemExit(f"{name} must be at least {lowest}, got {raw!r}")
     return value
+
+
+def _fraction(env: dict[str, str], name: str, default: float, upper: float = 1.0) -> float:
+    return _number(env, name, default, 0, upper)
 
 
 def _positive(env: dict[str, str], name: str, default: int) -> int:
