@@ -80,7 +80,9 @@ class JobRunner:
         while True:
             message = await self.recogniser.receive(HEARTBEAT_SECONDS)
             if message is not None and message[0] == "done":
-                return message[1], message[2]
+                transcript, speakers = message[1], message[2]
+                transcript.duration = recording.duration
+                return transcript, speakers
             if message is not None:
                 progress = message[1]
             if asyncio.get_running_loop().time() > deadline:
@@ -103,8 +105,6 @@ class JobRunner:
     async def _save(self, job: TranscriptionJob, transcript, speakers) -> JobStatus | None:
         recording_id = job.recording_id
         async with in_transaction():
-            recording = await Recording.get(id=recording_id)
-            transcript.duration = recording.duration
             finished = await records.held(job, self.worker).update(status=JobStatus.DONE, progress=1.0,
                                                                    finished_at=now(), error=None)
             if not finished:
