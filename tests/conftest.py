@@ -15,7 +15,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from server.config import Settings
-from server.jobs import run_queued_jobs as run_jobs
+from server.jobs import run_queued_jobs  # noqa: F401  (the tests' worker, imported from here)
 from server.models import Role, User
 from server.security import hash_password
 from server.services.sign_in import Client as Caller
@@ -178,10 +178,6 @@ async def upload(client, case_id: int, number: int, path: Path, filename: str | 
             f"/api/cases/{case_id}/sessions/{number}/recording",
             files={"file": (filename or path.name, fh, "application/octet-stream")},
         )
-
-
-async def run_queued_jobs(settings) -> None:
-    await run_jobs(settings)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from starlette.responses import JSONResponse, PlainTextResponse
 
 from server.web.deps import NUL_REFUSED
 
@@ -20,10 +20,7 @@ class RefuseNulInQuery:
         if b"%00" not in query and b"\x00" not in query:
             await self.app(scope, receive, send)
             return
-        if scope["path"].startswith("/api/"):
-            body, media_type = json.dumps({"error": NUL_REFUSED}).encode(), b"application/json"
-        else:
-            body, media_type = NUL_REFUSED.encode(), b"text/plain; charset=utf-8"
-        await send({"type": "http.response.start", "status": 400,
-                    "headers": [(b"content-type", media_type), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        # The API's refusals are `{"error": …}`, as everywhere else; a page's, plain text.
+        response = (JSONResponse({"error": NUL_REFUSED}, status_code=400) if scope["path"].startswith("/api/")
+                    else PlainTextResponse(NUL_REFUSED, status_code=400))
+        await response(scope, receive, send)
