@@ -12,6 +12,7 @@ import hmac
 import ipaddress
 from datetime import date
 
+from server import audit_trail
 from server.config import Settings
 from server.errors import Forbidden, NotFound
 from server.models import Assignment, Case, Rating, RatingStatus, Recording, Role, User
@@ -56,6 +57,7 @@ async def may_read_trainee(user: User, trainee_id: int) -> bool:
 
 async def readable_case(user: User, case_id: int) -> Case:
     case = await Case.get_or_none(id=case_id).select_related("trainee") if possible_id(case_id) else None
+    audit_trail.note(case_id=case.id if case else None)
     if case is None or not await may_read_trainee(user, case.trainee_id):
         raise NotFound("No such case.")
     return case
@@ -72,12 +74,20 @@ async def is_rater(user: User, recording: Recording) -> bool:
     return await Assignment.exists(recording=recording, supervisor_id=user.id)
 
 
+async def _recording(recording_id: int) -> Recording | None:
+    """The recording with its session, case and trainee, noted on the audit trail's entry (if any)."""
+    recording = (await Recording.get_or_none(id=recording_id).select_related("session__case__trainee")
+                 if possible_id(recording_id) else None)
+    if recording is not None:
+        audit_trail.note(case_id=recording.session.case_id, recording_id=recording.id)
+    return recording
+
+
 async def readable_recording(user: User, recording_id: int) -> Recording:
     """A recording of a trainee this user may read, or one they are assigned to rate or adjudicate
     (a second rater or an adjudicator may come from outside the trainee's own supervision). Its
     transcript, with corrections, and its media are readable to the same people."""
-    recording = (await Recording.get_or_none(id=recording_id).select_related("session__case__trainee")
-                 if possible_id(recording_id) else None)
+    recording = await _recording(recording_id)
     if recording is None or not (
         await may_read_trainee(user, recording.session.case.trainee_id)
         or recording.adjudicator_id == user.id
@@ -89,8 +99,7 @@ async def readable_recording(user: User, recording_id: int) -> Recording:
 
 async def rateable_recording(user: User, recording_id: int) -> Recording:
     """The recording, if this user is assigned to rate it."""
-    recording = (await Recording.get_or_none(id=recording_id).select_related("session__case__trainee")
-                 if possible_id(recording_id) else None)
+    recording = await _recording(recording_id)
     if recording is None or not await is_rater(user, recording):
         if recording is not None and await may_read_trainee(user, recording.session.case.trainee_id):
             raise Forbidden("You are not assigned to rate this recording.")
@@ -284,6 +293,23 @@ def may_record_training(user: User) -> bool:
 def require_may_record_training(user: User) -> None:
     require_lead(user, "Only a course lead or an admin records these dates.")
 
+
+# --- the audit trail ---------------------------------------------------------------------------
+
+
+def may_read_audit_trail(user: User) -> bool:
+    """The whole trail, every user's reads and changes: admins only."""
+    return user.role == Role.ADMIN
+
+
+def may_see_who_accessed(user: User, recording: Recording) -> bool:
+    """Who has read or changed a recording: its own trainee, course leads and admins."""
+    return sees_everything(user) or is_treating_trainee(user, recording.session.case)
+
+
+def require_may_see_who_accessed(user: User, recording: Recording) -> None:
+    if not may_see_who_accessed(user, recording):
+        raise Forbidden("Who has accessed a recording is shown to its trainee and to course leads.")
 
 
 # --- operations ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ served through its ASGI interface, and a user of every role."""
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -181,12 +182,19 @@ async def upload(client, case_id: int, number: int, path: Path, filename: str | 
 
 
 def pytest_collection_modifyitems(config, items):
-    """On PostgreSQL (`DIT_TEST_DATABASE=postgres`, the second pass of `scripts/test`), only the tests that
-    open a database run, and not those that choose their databases themselves: the others would repeat
-    the first pass exactly."""
-    if backend() != "postgres":
+    """On PostgreSQL (`DIT_TEST_DATABASE=postgres`) only the tests that open a database run, and those that
+    choose their databases themselves (`own_database`): the others would repeat the SQLite pass exactly. When
+    scripts/test runs both passes at once (`DIT_TEST_SPLIT=1`), the `own_database` tests run in the
+    PostgreSQL pass alone, and the tests marked `sqlite_only` (what they show on PostgreSQL, another test
+    shows there) in the SQLite pass alone."""
+    split = os.environ.get("DIT_TEST_SPLIT") == "1"
+    if backend() == "postgres":
+        kept = [item for item in items
+                if ("settings" in getattr(item, "fixturenames", ()) or item.get_closest_marker("own_database"))
+                and not (split and item.get_closest_marker("sqlite_only"))]
+    elif split:
+        kept = [item for item in items if not item.get_closest_marker("own_database")]
+    else:
         return
-    kept = [item for item in items
-            if "settings" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("own_database")]
     config.hook.pytest_deselected(items=[item for item in items if item not in kept])
     items[:] = kept

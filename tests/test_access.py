@@ -7,7 +7,7 @@ import re
 import pytest
 from starlette.routing import Mount, Route
 
-from server.models import Role, User
+from server.models import AuditEvent, AuditOutcome, Role, User
 from tests.conftest import PASSWORD, open_case, run_queued_jobs, upload
 
 ROLES = ["anonymous", "trainee", "other_trainee", "supervisor", "other_supervisor", "lead", "admin"]
@@ -79,6 +79,9 @@ API = [
     ("POST", "/api/users/{user}/mfa-reset", None, expect(401, 403, 403, 403, 403, 403, 200)),
     ("POST", "/api/users/{user}/deactivate", None, expect(401, 403, 403, 403, 403, 403, 200)),
     ("POST", "/api/users/{user}/reactivate", None, expect(401, 403, 403, 403, 403, 403, 200)),
+    # The audit trail: all of it for admins; one recording's rows for its trainee and course leads.
+    ("GET", "/api/audit-events", None, expect(401, 403, 403, 403, 403, 403, 200)),
+    ("GET", "/api/audit-events?recording={recording}", None, expect(401, 200, 404, 403, 404, 200, 200)),
     # Last: it ends the token the calls above used.
     ("POST", "/api/logout", None, expect(401, 204, 204, 204, 204, 204, 204)),
 ]
@@ -109,6 +112,9 @@ PAGES = [
     ("GET", "/recordings/{recording}/ratings", None, expect(303, 200, 404, 200, 404, 200, 200)),
     ("GET", "/recordings/{recording}/adjudicate", None, expect(303, 403, 404, 403, 404, 409, 409)),
     ("GET", "/audit", None, expect(303, 403, 403, 403, 403, 200, 200)),
+    ("GET", "/audit-log", None, expect(303, 403, 403, 403, 403, 403, 200)),
+    ("GET", "/audit-log?recording={recording}", None, expect(303, 200, 404, 403, 404, 200, 200)),
+    ("GET", "/audit-log.csv", None, expect(303, 403, 403, 403, 403, 403, 200)),
     ("GET", "/recordings/{recording}/calibration", None, expect(303, 403, 404, 403, 404, 200, 200)),
     ("POST", "/recordings/{recording}/calibration", "form", expect(401, 403, 404, 403, 404, 303, 303)),
     ("GET", "/trainees/{trainee}/progress", None, expect(303, 200, 404, 200, 404, 200, 200)),
@@ -131,6 +137,25 @@ PAGES = [
     ("POST", "/users/{user}/deactivate", "form", expect(401, 403, 403, 403, 403, 403, 303)),
     ("POST", "/users/{user}/reactivate", "form", expect(401, 403, 403, 403, 403, 403, 303)),
 ]
+# What the audit trail leaves out: nothing of a patient's or a person's is read or changed there.
+UNAUDITED = {"/", "/login", "/healthz", "/readyz", "/metrics", "/api/openapi.json", "/api/scale"}
+
+
+def outcome_of(status: int) -> AuditOutcome:
+    if status in (401, 403, 404):
+        return AuditOutcome.REFUSED
+    return AuditOutcome.INVALID if status >= 400 else AuditOutcome.ALLOWED
+
+
+async def audit_rows_after(event_id: int) -> list[AuditEvent]:
+    return await AuditEvent.filter(id__gt=event_id).order_by("id")
+
+
+async def last_event_id() -> int:
+    last = await AuditEvent.all().order_by("-id").first()
+    return last.id if last else 0
+
+
 # Routes that need no row in the tables above, and why.
 UNLISTED = {"/api/token": "the log-in itself", "/login": "listed as GET; POST is the log-in form",
             "/login/code": "the log-in's second step", "/logout": "only ends the caller's own session",
@@ -209,18 +234,35 @@ async def test_every_role_gets_the_right_answer_from_every_route(people, setting
         return await client_request(method, path, **kwargs)
 
     failures = []
+
+    async def check(kind, role, client_request, method, template, body, expected, csrf=None):
+        before = await last_event_id()
+        response = await call(client_request, method, template, body, csrf=csrf)
+        where = f"{kind} {role} {method} {template}"
+        if response.status_code != expected[role]:
+            failures.append(f"{where}: {response.status_code} != {expected[role]}")
+        # Every request that reads or changes a record leaves exactly one row on the audit trail, with
+        # the right outcome, attributed to the caller; refusals included.
+        rows = await audit_rows_after(before)
+        if template in UNAUDITED:
+            if rows:
+                failures.append(f"{where}: audited, though nothing clinical is read")
+        elif len(rows) != 1:
+            failures.append(f"{where}: {len(rows)} audit rows, not 1")
+        elif rows[0].outcome != outcome_of(401 if response.status_code == 303 and role == "anonymous"
+                                           else response.status_code):
+            failures.append(f"{where}: audited as {rows[0].outcome.value} after {response.status_code}")
+        elif rows[0].username != ("" if role == "anonymous" else role):
+            failures.append(f"{where}: audited as done by {rows[0].username!r}")
+
     for role in ROLES:
         client = people[role]
         for method, template, body, expected in API:
-            response = await call(client.request, method, template, body)
-            if response.status_code != expected[role]:
-                failures.append(f"API {role} {method} {template}: {response.status_code} != {expected[role]}")
+            await check("API", role, client.request, method, template, body, expected)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as browser:
             csrf = await login_by_cookie(browser, role) if role != "anonymous" else None
             for method, template, body, expected in PAGES:
-                response = await call(browser.request, method, template, body, csrf=csrf)
-                if response.status_code != expected[role]:
-                    failures.append(f"page {role} {method} {template}: {response.status_code} != {expected[role]}")
+                await check("page", role, browser.request, method, template, body, expected, csrf=csrf)
     assert not failures, "\n".join(failures)
 
 

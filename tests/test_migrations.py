@@ -143,13 +143,17 @@ async def migrate(settings: Settings, *targets) -> None:
 
 OLD_INSTALLS = {"e096de0": SCHEMA_BEFORE_MIGRATIONS, "1840a3d": SCHEMA_BEFORE_MIGRATIONS_WITH_SPEAKERS}
 # Columns and tables that later migrations add to an old install (0002's speakers, 0004's accounts,
-# 0005's job backoff and worker heartbeats).
-NEW_COLUMNS = {"recording": {"speaker_corrections"}, "transcript": {"speakers"},
+# 0005's job backoff and worker heartbeats, 0006's audit trail, consent, deletion and confirmed supervision).
+NEW_COLUMNS = {"recording": {"speaker_corrections", "consent_date", "consent_confirmed_at", "consent_withdrawn_at",
+                             "replaced_at", "media_deleted_at", "transcript_deleted_at", "deleted_at", "deleted_by_id",
+                             "deletion_reason"},
+               "transcript": {"speakers"},
+               "supervisionlog": {"awaiting_confirmation", "confirmed_by_id", "confirmed_at"},
                "user": {"last_sign_in_at", "deactivated_at", "mfa_secret", "mfa_enabled_at", "mfa_last_counter",
                         "recovery_codes"},
                "apitoken": {"created_from", "last_used_from", "expires_at", "revoked_at"},
                "transcription_job": {"not_before"}}
-NEW_TABLES = {"tortoise_migrations", "user_session", "sign_in_attempt", "password_link", "worker"}
+NEW_TABLES = {"tortoise_migrations", "user_session", "sign_in_attempt", "password_link", "worker", "audit_event"}
 # On PostgreSQL, opening the database also makes procrastinate's tables (the job queue's own schema).
 QUEUE_TABLES = {"procrastinate_workers", "procrastinate_jobs", "procrastinate_periodic_defers", "procrastinate_events"}
 

@@ -33,6 +33,7 @@ def start_worker(settings) -> subprocess.Popen:
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only("tests/test_cluster.py kills a worker mid-job on PostgreSQL and sees the job completed")
 async def test_a_job_interrupted_by_stopping_the_worker_completes_after_restart(people, settings, long_speech):
     trainee = people["trainee"]
     case_id = await open_case(trainee)

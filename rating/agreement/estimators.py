@@ -16,7 +16,8 @@ import numpy as np
 from scipy import sparse
 from scipy.stats import f as f_dist
 
-LEVELS = ("nominal", "ordinal", "interval", "ratio")
+from rating.measurement import LEVELS
+
 ICC_FORMS = ("ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k")
 KAPPA_WEIGHTS = ("quadratic", "linear", None)
 

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from tortoise.transactions import in_transaction
 
-from server import access
+from server import access, audit_trail
 from server.clock import now
 from server.config import Settings
 from server.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
@@ -225,6 +225,7 @@ async def link_owner(secret: str) -> tuple[PasswordLink, User]:
                                      expires_at__gt=now()).select_related("user").first()
     if link is None or not link.user.is_active:
         raise NotFound("This link has expired or was used already. Ask an admin for a new one.")
+    audit_trail.note(user=link.user)
     return link, link.user
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from tortoise.expressions import Q
 
-from server import access
+from server import access, audit_trail
 from server.clock import now
 from server.config import Settings
 from server.errors import Invalid, MfaEnrolmentRequired, NotFound, Throttled, Unauthenticated
@@ -101,6 +101,8 @@ async def check_password(username: str, password: str, client: Client) -> User:
     check_credentials_shape(username, password)
     attempt = await claim_attempt(username, client)
     user = await User.get_or_none(username=username, is_active=True)
+    # A failure is recorded against the account it tried (the trail names no unknown username: it may be a password).
+    audit_trail.note(user=user)
     if not await asyncio.to_thread(verify_password, user.password_hash if user else None, password):
         raise Unauthenticated("Wrong username or password.")
     # Not yet a success: with a second factor, the sign-in succeeds only once the code is right.
@@ -127,6 +129,7 @@ def require_mfa_enrolled(user: User, settings: Settings) -> None:
 
 async def check_second_factor(user: User, code: str, client: Client) -> None:
     """A code from the user's authenticator app, or one of their recovery codes (used up by this)."""
+    audit_trail.note(user=user)
     attempt = await claim_attempt(user.username, client)
     code = (code or "").strip()
     counter = verify_totp(user.mfa_secret, code, last_counter=user.mfa_last_counter) if len(code) <= 16 else None

@@ -18,6 +18,7 @@ from starlette.templating import Jinja2Templates
 
 import web
 from rating.scale import load_scale
+from server import audit_trail
 from server.config import Settings
 from server.db import close_database, open_database
 from server.errors import DomainError, MfaEnrolmentRequired
@@ -32,6 +33,7 @@ from server.web.headers import SecurityHeaders
 from server.web.metrics import RequestMetrics
 from server.web.refusals import RefuseNulInQuery
 from server.web.routes import routes
+from server.web.trail import AuditTrail
 from transcription.formats import clock
 
 log = logging.getLogger("dit")
@@ -39,7 +41,9 @@ log = logging.getLogger("dit")
 
 async def error_response(request: Request, exc: HTTPException | DomainError) -> Response:
     """One answer for every refusal: `{"error": …}` (with per-field `errors`) from the API, an error
-    page (or the log-in page, for a signed-out reader) from the pages."""
+    page (or the log-in page, for a signed-out reader) from the pages. The audit trail records the error
+    itself (a 401), whatever the answer (a redirect)."""
+    audit_trail.note_error(exc.status_code)
     if request.url.path.startswith("/api/"):
         body = {"error": exc.detail}
         if errors := getattr(exc, "errors", None):
@@ -99,14 +103,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     await worker_task
             await close_database()
 
+    every_route = routes()
     app = Starlette(
-        routes=routes(),
+        routes=every_route,
         middleware=[
             # Outermost, so that a request's time includes every middleware's work.
             Middleware(RequestMetrics),
             # With S3 storage, the player is redirected to presigned addresses: its origin must be allowed.
             Middleware(SecurityHeaders, media_origin=storage_for(settings).media_origin()),
             Middleware(RefuseNulInQuery),
+            # Outside the sign-in check, so that a refused token is on the trail too.
+            Middleware(AuditTrail, routes=every_route),
             Middleware(
                 SessionCookie,
                 always_secure=settings.secure_cookies,

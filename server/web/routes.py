@@ -15,20 +15,21 @@ from server.web.api import progress as api_progress
 from server.web.api import ratings as api_ratings
 from server.web.api import recordings as api_recordings
 from server.web.api import suggestions as api_suggestions
+from server.web.api import trail as api_trail
 from server.web.api import users as api_users
 from server.web.api.openapi import openapi
-from server.web.pages import accounts, audit, cases, progress, rating, recordings, users
+from server.web.pages import accounts, audit, cases, progress, rating, recordings, trail, users
 
 
 def routes() -> list[BaseRoute]:
     api = [
         *api_accounts.routes, *api_cases.routes, *api_recordings.routes, *api_ratings.routes,
-        *api_suggestions.routes, *api_progress.routes, *api_audit.routes, *api_users.routes,
+        *api_suggestions.routes, *api_progress.routes, *api_audit.routes, *api_users.routes, *api_trail.routes,
         Route("/openapi.json", openapi, methods=["GET"], include_in_schema=False, name="openapi"),
     ]
     pages = [
         *accounts.routes, *users.routes, *cases.routes, *recordings.routes, *rating.routes, *progress.routes,
-        *audit.routes,
+        *audit.routes, *trail.routes,
     ]
     return [
         Mount("/api", routes=api, name="api"),

@@ -10,10 +10,12 @@ from starlette.routing import Route
 from server import access
 from server.errors import DomainError
 from server.models import JobStatus, User
-from server.services import assignments, recordings, speakers
+from server.services import assignments, audit_log, recordings, speakers
 from server.services.transcripts import read_transcript, stored_transcript
 from server.web.deps import checked_form, page_user, redirect, render, settings_of
 from server.web.serialise import job_json, recording_json
+
+ACCESSES_SHOWN = 50
 
 
 async def recording_page(request: Request, error: str | None = None, status_code: int = 200) -> Response:
@@ -31,6 +33,8 @@ async def recording_page(request: Request, error: str | None = None, status_code
                                                            exclude={a.supervisor_id for a in assigned})
     can_correct_speakers = transcript is not None and bool(transcript.segments) and access.may_correct_speakers(
         user, recording)
+    accesses = (await audit_log.events(audit_log.Filters(recording=recording.id), limit=ACCESSES_SHOWN)
+                if access.may_see_who_accessed(user, recording) else None)
     return render(
         request,
         "recording.html",
@@ -50,6 +54,8 @@ async def recording_page(request: Request, error: str | None = None, status_code
         adjudicator=await User.get_or_none(id=recording.adjudicator_id) if recording.adjudicator_id else None,
         is_rater=any(a.supervisor_id == user.id for a in assigned),
         assignable=assignable,
+        accesses=accesses,
+        accesses_shown=ACCESSES_SHOWN,
     )
 
 
