@@ -45,6 +45,9 @@ sys.path.insert(0, str(ROOT))
 
 from server.config import S3_VARIABLES  # noqa: E402
 from speechfixtures.mixes import varied_speech  # noqa: E402
+
+# The patient's written consent to recording, which every upload confirms (a date in the past).
+CONSENT = {"consent_confirmed": "true", "consent_date": "2026-01-05"}
 from speechfixtures.recorded import librivox  # noqa: E402
 
 PASSWORD = "cluster bench pass phrase 7"
@@ -203,7 +206,7 @@ def open_case(http: httpx.Client, code: str) -> int:
 
 def upload(http: httpx.Client, case_id: int, number: int, path: Path) -> int:
     with path.open("rb") as fh:
-        answer = http.post(f"/api/cases/{case_id}/sessions/{number}/recording",
+        answer = http.post(f"/api/cases/{case_id}/sessions/{number}/recording", data=CONSENT,
                            files={"file": (path.name, fh, "audio/wav")})
     if answer.status_code != 201:
         raise SystemExit(f"upload answered {answer.status_code}: {answer.text}")

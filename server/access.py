@@ -182,6 +182,28 @@ def require_may_put_forward(user: User, recording: Recording) -> None:
         raise Forbidden("Only the treating trainee puts a recording forward for assessment.")
 
 
+def may_delete_recording(user: User, recording: Recording, *, rated: bool) -> bool:
+    """The treating trainee, until someone rates the tape; a course lead or admin at any time."""
+    return sees_everything(user) or (is_treating_trainee(user, recording.session.case) and not rated)
+
+
+def require_may_delete_recording(user: User, recording: Recording, *, rated: bool) -> None:
+    if may_delete_recording(user, recording, rated=rated):
+        return
+    if is_treating_trainee(user, recording.session.case):
+        raise Forbidden("This recording has been rated: ask a course lead to delete it.")
+    raise Forbidden("Only the case's trainee (before the recording is rated) or a course lead deletes a recording.")
+
+
+def may_withdraw_consent(user: User, recording: Recording) -> bool:
+    return is_treating_trainee(user, recording.session.case) or sees_everything(user)
+
+
+def require_may_withdraw_consent(user: User, recording: Recording) -> None:
+    if not may_withdraw_consent(user, recording):
+        raise Forbidden("The case's trainee or a course lead records that the patient withdrew consent.")
+
+
 def may_correct_speakers(user: User, recording: Recording) -> bool:
     """The case's trainee, supervisors (their own or the tape's raters) and course leads."""
     return user.role != Role.TRAINEE or is_treating_trainee(user, recording.session.case)
@@ -284,6 +306,18 @@ def may_log_supervision(user: User, trainee: User) -> bool:
 def require_may_log_supervision(user: User, trainee: User) -> None:
     if not may_log_supervision(user, trainee):
         raise Forbidden("Supervision is logged by the trainee, their supervisor or a course lead.")
+
+
+async def may_confirm_supervision(user: User, trainee: User) -> bool:
+    """The trainee's own supervisors, and course leads: not the trainee who logged the hours."""
+    if sees_everything(user):
+        return True
+    return user.role == Role.SUPERVISOR and await user.supervisees.filter(id=trainee.id).exists()
+
+
+async def require_may_confirm_supervision(user: User, trainee: User) -> None:
+    if not await may_confirm_supervision(user, trainee):
+        raise Forbidden("A trainee's supervision hours are confirmed by their supervisor or a course lead.")
 
 
 def may_record_training(user: User) -> bool:

@@ -61,7 +61,7 @@ def end(token: contextvars.Token) -> None:
 
 
 def note(*, case_id: int | None = None, recording_id: int | None = None, object_id: int | None = None,
-         user=None) -> None:
+         user=None, action: AuditAction | None = None) -> None:
     """What the current request touched, as the access rules and services find out. Outside a request
     (the worker, a command) there is no entry and nothing to note."""
     entry = _current.get()
@@ -75,6 +75,8 @@ def note(*, case_id: int | None = None, recording_id: int | None = None, object_
         entry.object_id = object_id
     if user is not None and entry.user_id is None:
         attribute(entry, user)
+    if action is not None:  # a read that turned out to be a download
+        entry.action = action
 
 
 def note_error(status: int) -> None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def today() -> date:
+    return now().date()
 
 
 async def pause(stop: asyncio.Event, seconds: float) -> None:

@@ -138,6 +138,12 @@ class Settings:
     # job_timeout_min_seconds: loading the model and normalising take time whatever the length.
     job_timeout_factor: float = 3.0
     job_timeout_min_seconds: float = 300.0
+    # The retention schedule (server/services/retention.py): a tape's media goes this many days after its
+    # official result is released (or after as long without activity, when it is never rated); a replaced
+    # recording's media, this many days after it was replaced; transcripts on a schedule of their own.
+    retain_media_days: int = 90
+    retain_replaced_days: int = 30
+    retain_transcript_days: int = 365
     secure_cookies: bool = False
     session_idle_minutes: int = 30
     session_hours: int = 12
@@ -205,6 +211,9 @@ class Settings:
             job_backoff_seconds=_number(env, "DIT_JOB_BACKOFF_SECONDS", 30.0, lowest=0),
             job_timeout_factor=_number(env, "DIT_JOB_TIMEOUT_FACTOR", 3.0, lowest=0),
             job_timeout_min_seconds=_number(env, "DIT_JOB_TIMEOUT_MIN_SECONDS", 300.0, lowest=1),
+            retain_media_days=_positive(env, "DIT_RETAIN_MEDIA_DAYS", 90),
+            retain_replaced_days=_positive(env, "DIT_RETAIN_REPLACED_DAYS", 30),
+            retain_transcript_days=_positive(env, "DIT_RETAIN_TRANSCRIPT_DAYS", 365),
             secure_cookies=_flag(env, "DIT_SECURE_COOKIES", False),
             session_idle_minutes=_positive(env, "DIT_SESSION_IDLE_MINUTES", 30),
             session_hours=_positive(env, "DIT_SESSION_HOURS", 12),
@@ -230,9 +239,11 @@ class Settings:
         )
 
     def prepare(self) -> Settings:
-        """Create the data directories and, unless one was given, a persistent secret key."""
+        """Create the data directories, readable by this service's user alone (patients' voices and the
+        database are in there), and, unless one was given, a persistent secret key."""
         for directory in (self.data_dir, self.recordings_dir, self.incoming_dir, self.scratch_dir, self.models_dir):
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            directory.chmod(0o700)
         if self.secret_key:
             return self
         key_file = self.data_dir / "secret_key"

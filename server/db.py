@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+from pathlib import Path
 
 from tortoise import Tortoise
 from tortoise.connection import get_connection
@@ -25,6 +26,14 @@ SCHEMA_BEFORE_MIGRATIONS_WITH_SPEAKERS = MigrationTarget(app_label="models", nam
 MIGRATION_LOCK_KEY = int.from_bytes(b"dit:migr", "big")
 
 
+def _owner_only(database_url: str) -> None:
+    """A SQLite database file (and its journal, which SQLite gives the same mode) for this user alone."""
+    if database_url.startswith("sqlite://") and database_url != "sqlite://:memory:":
+        path = Path(database_url.removeprefix("sqlite://").split("?")[0])
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+
+
 def tortoise_config(database_url: str) -> dict:
     return {"connections": {"default": database_url}, "apps": APPS}
 
@@ -42,6 +51,7 @@ async def open_database(settings: Settings) -> None:
     # Request handlers run in tasks that do not inherit the lifespan's context, so the ORM's
     # context must be the process-wide fallback (as tortoise.contrib.starlette sets it).
     await Tortoise.init(config=tortoise_config(settings.database_url), _enable_global_fallback=True)
+    _owner_only(settings.database_url)
     try:
         async with _migration_lock(settings):
             await _migrate()

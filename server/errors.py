@@ -48,6 +48,12 @@ class Conflict(DomainError):
     status_code = 409
 
 
+class Gone(DomainError):
+    """It was here and was deleted on purpose (a recording's media or transcript): it will not come back."""
+
+    status_code = 410
+
+
 class TooLarge(DomainError):
     status_code = 413
 

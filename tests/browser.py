@@ -69,3 +69,12 @@ def log_in(page, url: str, username: str, password: str) -> None:
     page.fill("input[name=password]", password)
     page.click("button:has-text('Log in')")
     page.wait_for_url(re.compile(r"/cases$"))
+
+
+def upload_on_case_page(page, number: int, path) -> None:
+    """Upload a recording for a session from the case page, confirming the patient's consent as a trainee must."""
+    row = f"#session-{number}"
+    page.set_input_files(f"{row} input[type=file]", str(path))
+    page.check(f"{row} input[name=consent_confirmed]")
+    page.fill(f"{row} input[name=consent_date]", "2026-01-05")
+    page.click(f"{row} button")

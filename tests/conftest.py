@@ -29,6 +29,8 @@ from tests.postgres import backend, new_database, postgres_server, postgres_temp
 from tests.s3 import s3_server  # noqa: F401  (a fixture)
 
 PASSWORD = "correct horse battery"
+# The patient's written consent to recording, which every upload confirms.
+CONSENT = {"consent_confirmed": "true", "consent_date": "2026-01-05"}
 
 # name, role, supervisor
 PEOPLE = {
@@ -173,10 +175,10 @@ async def open_case(client, code="DIT-001") -> int:
     return response.json()["id"]
 
 
-async def upload(client, case_id: int, number: int, path: Path, filename: str | None = None):
+async def upload(client, case_id: int, number: int, path: Path, filename: str | None = None, consent=CONSENT):
     with path.open("rb") as fh:
         return await client.post(
-            f"/api/cases/{case_id}/sessions/{number}/recording",
+            f"/api/cases/{case_id}/sessions/{number}/recording", data=consent,
             files={"file": (filename or path.name, fh, "application/octet-stream")},
         )
 

@@ -8,7 +8,7 @@ import pytest
 from starlette.routing import Mount, Route
 
 from server.models import AuditEvent, AuditOutcome, Role, User
-from tests.conftest import PASSWORD, open_case, run_queued_jobs, upload
+from tests.conftest import CONSENT, PASSWORD, open_case, run_queued_jobs, upload
 
 ROLES = ["anonymous", "trainee", "other_trainee", "supervisor", "other_supervisor", "lead", "admin"]
 
@@ -25,11 +25,15 @@ API = [
     # The body names 'trainee': another trainee may not open a case for them.
     ("POST", "/api/cases", "case", expect(401, 201, 403, 403, 403, 201, 201)),
     ("GET", "/api/cases/{case}", None, READ),
+    ("GET", "/api/cases/{case}/export", None, expect(401, 403, 404, 403, 404, 200, 200)),
     ("POST", "/api/cases/{case}/sessions/{number}/recording", "file", expect(401, 201, 404, 403, 404, 403, 403)),
     ("GET", "/api/recordings/{recording}", None, READ),
     ("GET", "/api/recordings/{recording}/transcript", None, READ),
     ("GET", "/api/recordings/{recording}/media", None, READ),
     ("POST", "/api/recordings/{recording}/retry", None, expect(401, 409, 404, 403, 404, 409, 409)),
+    # Nothing is deleted here: the tape has a draft rating, so its trainee may not, and a lead must give a reason.
+    ("DELETE", "/api/recordings/{recording}", "json", expect(401, 403, 404, 403, 404, 400, 400)),
+    ("POST", "/api/recordings/{recording}/consent-withdrawn", "json", expect(401, 400, 404, 403, 404, 400, 400)),
     ("GET", "/api/openapi.json", None, expect(200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/api/scale", None, expect(401, 200, 200, 200, 200, 200, 200)),
     ("GET", "/api/queue", None, expect(401, 200, 200, 200, 200, 200, 200)),
@@ -64,6 +68,8 @@ API = [
     # An empty body: those allowed to log supervision are told what is missing.
     ("POST", "/api/trainees/{trainee}/supervision", "json", expect(401, 400, 404, 400, 404, 400, 400)),
     ("PUT", "/api/trainees/{trainee}/training-record", "json", expect(401, 403, 404, 403, 404, 200, 200)),
+    # The entry is no one's: those who may confirm the trainee's hours are told so.
+    ("POST", "/api/trainees/{trainee}/supervision/{entry}/confirm", None, expect(401, 403, 404, 404, 404, 404, 404)),
     # One's own account: sessions and tokens (the ids are no one's), password (an empty body is refused).
     ("GET", "/api/me/sessions", None, expect(401, 200, 200, 200, 200, 200, 200)),
     ("DELETE", "/api/me/sessions/{session}", None, expect(401, 404, 404, 404, 404, 404, 404)),
@@ -101,6 +107,8 @@ PAGES = [
     ("POST", "/cases/{case}/sessions/{number}/recording", "file", expect(401, 303, 404, 403, 404, 403, 403)),
     ("GET", "/recordings/{recording}", None, expect(303, 200, 404, 200, 404, 200, 200)),
     ("POST", "/recordings/{recording}/retry", "form", expect(401, 409, 404, 403, 404, 409, 409)),
+    ("POST", "/recordings/{recording}/delete", "form", expect(401, 403, 404, 403, 404, 400, 400)),
+    ("POST", "/recordings/{recording}/consent-withdrawn", "form", expect(401, 400, 404, 403, 404, 400, 400)),
     ("POST", "/recordings/{recording}/assignments", "form", expect(401, 403, 404, 403, 404, 400, 400)),
     ("POST", "/recordings/{recording}/speakers/swap", "form", expect(401, 409, 404, 409, 404, 409, 409)),
     ("POST", "/recordings/{recording}/speakers", "form", expect(401, 400, 404, 400, 404, 400, 400)),
@@ -120,6 +128,7 @@ PAGES = [
     ("GET", "/trainees/{trainee}/progress", None, expect(303, 200, 404, 200, 404, 200, 200)),
     ("POST", "/trainees/{trainee}/supervision", "form", expect(401, 400, 404, 400, 404, 400, 400)),
     ("POST", "/trainees/{trainee}/training-record", "form", expect(401, 403, 404, 403, 404, 303, 303)),
+    ("POST", "/trainees/{trainee}/supervision/{entry}/confirm", "form", expect(401, 403, 404, 404, 404, 404, 404)),
     ("GET", "/account", None, expect(303, 200, 200, 200, 200, 200, 200)),
     ("POST", "/account/password", "form", expect(401, 422, 422, 422, 422, 422, 422)),
     ("POST", "/account/sessions/{session}/revoke", "form", expect(401, 404, 404, 404, 404, 404, 404)),
@@ -210,7 +219,8 @@ async def test_every_role_gets_the_right_answer_from_every_route(people, setting
     draft = await people["supervisor"].request("PUT", f"/api/recordings/{recording_id}/ratings/mine", json={})
     leaver = await User.create(username="leaver", name="Lee Ver", role=Role.TRAINEE, password_hash="x")
     values = {"case": case_id, "recording": recording_id, "number": 2, "rating": draft.json()["id"],
-              "trainee": owner.user.id, "table": "ratings", "user": leaver.id, "session": 999_999, "token": 999_999}
+              "trainee": owner.user.id, "table": "ratings", "user": leaver.id, "session": 999_999, "token": 999_999,
+              "entry": 999_999}
     codes = iter(range(200, 400))
 
     async def call(client_request, method, template, body, headers=None, csrf=None):
@@ -223,8 +233,7 @@ async def test_every_role_gets_the_right_answer_from_every_route(people, setting
             )
         elif body == "file":
             kwargs["files"] = {"file": ("s.wav", media_files["short"].read_bytes())}
-            if csrf is not None:
-                kwargs["data"] = {"csrf_token": csrf}
+            kwargs["data"] = CONSENT if csrf is None else {**CONSENT, "csrf_token": csrf}
         elif body == "json":
             kwargs["json"] = {}
         elif body == "assign":

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.browser import ARTIFACTS, launch, log_in
+from tests.conftest import CONSENT
 
 PASSWORD = "a long enough password"
 # username, full name, role
@@ -75,7 +76,7 @@ def test_a_course_lead_reads_the_agreement_audit_in_chromium(service, tmp_path):
     for k, (owner, number) in enumerate(SESSIONS):
         with open(clip, "rb") as fh:
             response = clients[owner].post(f"/api/cases/{cases[owner]}/sessions/{number}/recording",
-                                           files={"file": ("short.wav", fh)})
+                                           data=CONSENT, files={"file": ("short.wav", fh)})
         assert response.status_code == 201, response.text
         recording_id = response.json()["id"]
         recordings.append(recording_id)

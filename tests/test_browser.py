@@ -7,7 +7,7 @@ import re
 import pytest
 
 from speechfixtures.recorded import jfk_wav
-from tests.browser import ARTIFACTS, launch, log_in
+from tests.browser import ARTIFACTS, launch, log_in, upload_on_case_page
 
 
 @pytest.mark.slow
@@ -22,8 +22,7 @@ def test_transcript_page_seeks_and_highlights_in_chromium(service):
         page = browser.new_page()
         log_in(page, url, "trainee", logins["trainee"])
         page.click("text=DEMO-001")
-        page.set_input_files("#session-7 input[type=file]", str(jfk_wav()))
-        page.click("#session-7 button")
+        upload_on_case_page(page, 7, jfk_wav())
         expect(page.locator("h1")).to_contain_text("Session 7")
         segments = page.locator("#segments .segment")
         expect(segments.first).to_be_visible(timeout=90_000)
@@ -64,8 +63,7 @@ def test_speaker_turns_in_two_colours_and_corrected_line_by_line_in_chromium(ser
         page = browser.new_page()
         log_in(page, url, "trainee", logins["trainee"])
         page.click("text=DEMO-001")
-        page.set_input_files("#session-5 input[type=file]", str(dialogue))
-        page.click("#session-5 button")
+        upload_on_case_page(page, 5, dialogue)
         therapist = page.locator("#segments .segment.speaker-therapist")
         patient = page.locator("#segments .segment.speaker-patient")
         expect(therapist.first).to_be_visible(timeout=120_000)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -38,6 +40,13 @@ def test_users_add_list_and_supervise(tmp_path):
                   data_dir=tmp_path, stdin="quiet meadow ferry copper\n")
     assert unknown.returncode == 1 and "tom" not in dit("users", "list", data_dir=tmp_path).stdout
     assert "ad " not in listing
+    # What the commands did is on the audit trail, as the operating-system user who ran them; the trail holds.
+    with sqlite3.connect(tmp_path / "dit.sqlite3") as db:
+        rows = db.execute("SELECT username, action, route FROM audit_event ORDER BY id").fetchall()
+    assert rows[:2] == [(f"cli:{getpass.getuser()}", "create", "dit users add")] * 2
+    assert (f"cli:{getpass.getuser()}", "view", "dit users list") in rows
+    verified = dit("audit", "verify", data_dir=tmp_path)
+    assert verified.returncode == 0 and f"holds: {len(rows)} rows" in verified.stdout
 
 
 @pytest.mark.slow

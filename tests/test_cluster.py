@@ -26,6 +26,7 @@ from server.config import S3_VARIABLES, s3_variables
 from server.storage import Storage
 from speechfixtures.recorded import JFK_TEXT, jfk_wav, librivox
 from tests.browser import free_port
+from tests.conftest import CONSENT
 from tests.postgres import ROOT, fetch, new_database, run
 
 # Chooses its databases itself: run once, in the first pass.
@@ -199,7 +200,7 @@ def test_one_web_and_two_workers_on_postgres_and_s3_survive_a_killed_worker(clus
         uploaded = {}
         for number, (path, text) in enumerate(recordings, start=1):
             with path.open("rb") as fh:
-                answer = http.post(f"/api/cases/{case_id}/sessions/{number}/recording",
+                answer = http.post(f"/api/cases/{case_id}/sessions/{number}/recording", data=CONSENT,
                                    files={"file": (path.name, fh, "audio/wav")})
             assert answer.status_code == 201, answer.text
             body = answer.json()

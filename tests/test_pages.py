@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from server.web.pages.accounts import safe_next
-from tests.conftest import PASSWORD, run_queued_jobs
+from tests.conftest import CONSENT, PASSWORD, run_queued_jobs
 from tests.test_access import login_by_cookie
 
 
@@ -60,12 +60,15 @@ async def test_a_trainee_opens_a_case_uploads_and_reads_the_transcript(people, s
     assert "<dt>Self</dt><dd>a burden</dd>" in (await browser.get(case_url)).text
     assert len(re.findall(r'id="session-\d+"', case_page.text)) == 16
 
-    refused = await browser.post(f"{case_url}/sessions/3/recording", data={"csrf_token": csrf},
+    refused = await browser.post(f"{case_url}/sessions/3/recording", data={"csrf_token": csrf, **CONSENT},
                                  files={"file": ("notes.mp3", b"not audio at all " * 100)})
     assert refused.status_code == 422
     assert "Session 3: This file is not a recognisable audio or video recording." in refused.text
 
-    uploaded = await browser.post(f"{case_url}/sessions/3/recording", data={"csrf_token": csrf},
+    unconsented = await browser.post(f"{case_url}/sessions/3/recording", data={"csrf_token": csrf},
+                                     files={"file": ("jfk.wav", media_files["wav"].read_bytes())})
+    assert unconsented.status_code == 422 and "written consent" in unconsented.text
+    uploaded = await browser.post(f"{case_url}/sessions/3/recording", data={"csrf_token": csrf, **CONSENT},
                                   files={"file": ("jfk.wav", media_files["wav"].read_bytes())})
     assert uploaded.status_code == 303
     recording_url = uploaded.headers["location"]

@@ -13,6 +13,7 @@ import pytest
 
 from speechfixtures.recorded import jfk_wav
 from tests.browser import ARTIFACTS, launch, log_in
+from tests.conftest import CONSENT
 from tests.test_rating_browser import add_second_supervisor, assign_through_the_api
 
 PLAYER = "document.getElementById('player')"
@@ -29,7 +30,8 @@ def api(url: str, username: str, password: str) -> httpx.Client:
 def upload_and_transcribe(trainee: httpx.Client, session: int) -> int:
     case_id = trainee.get("/api/cases").json()["cases"][0]["id"]
     with jfk_wav().open("rb") as fh:
-        response = trainee.post(f"/api/cases/{case_id}/sessions/{session}/recording", files={"file": ("jfk.wav", fh)})
+        response = trainee.post(f"/api/cases/{case_id}/sessions/{session}/recording", data=CONSENT,
+                                files={"file": ("jfk.wav", fh)})
     recording_id = response.json()["id"]
     deadline = time.monotonic() + 120
     while trainee.get(f"/api/recordings/{recording_id}").json()["status"] != "done":

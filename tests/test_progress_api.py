@@ -12,6 +12,11 @@ from tests.conftest import open_case, run_queued_jobs, upload
 MIDDLE = [item.id for item in load_scale().items_for("middle")]
 
 
+async def supervision_hours(client, trainee_id: int) -> float:
+    progress = (await client.get(f"/api/trainees/{trainee_id}/progress")).json()
+    return next(r for r in progress["requirements"] if r["id"] == "supervision_hours")["done"]
+
+
 @pytest.mark.slow
 async def test_progress_counts_released_tapes_hours_and_dates(people, settings, media_files):
     trainee, sue, lead = people["trainee"], people["supervisor"], people["lead"]
@@ -24,8 +29,18 @@ async def test_progress_counts_released_tapes_hours_and_dates(people, settings, 
     await sue.post(f"/api/recordings/{rid}/ratings/mine/submit")
 
     logged = await sue.post(f"/api/trainees/{tid}/supervision", json={"held_on": str(date.today()), "hours": 1.5})
-    assert logged.status_code == 201
-    assert (await trainee.post(f"/api/trainees/{tid}/supervision", json={"held_on": str(date.today()), "hours": 2})).status_code == 201
+    assert logged.status_code == 201 and logged.json()["awaiting_confirmation"] is False
+    # The trainee's own entry counts once their supervisor confirms it; the trainee cannot confirm it.
+    own = await trainee.post(f"/api/trainees/{tid}/supervision", json={"held_on": str(date.today()), "hours": 2})
+    assert own.status_code == 201 and own.json()["awaiting_confirmation"] is True
+    hours = await supervision_hours(trainee, tid)
+    assert hours == 1.5
+    confirm = f"/api/trainees/{tid}/supervision/{own.json()['id']}/confirm"
+    assert (await trainee.post(confirm)).status_code == 403
+    assert (await people["other_supervisor"].post(confirm)).status_code == 404
+    confirmed = await sue.post(confirm)
+    assert confirmed.status_code == 200 and confirmed.json()["confirmed_at"]
+    assert (await sue.post(confirm)).status_code == 409
     future = await trainee.post(f"/api/trainees/{tid}/supervision",
                                 json={"held_on": str(date.today() + timedelta(days=3)), "hours": 1})
     assert future.status_code == 400 and "future" in future.json()["error"]

@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from speechfixtures.recorded import jfk_wav
-from tests.browser import ARTIFACTS, launch, log_in
+from tests.browser import ARTIFACTS, launch, log_in, upload_on_case_page
+from tests.conftest import CONSENT
 
 
 def assign_through_the_api(url: str, password: str, recording_id: int) -> None:
@@ -39,8 +40,7 @@ def test_a_supervisor_rates_a_session_in_chromium(service):
         trainee = browser.new_context().new_page()
         log_in(trainee, url, "trainee", logins["trainee"])
         trainee.click("text=DEMO-001")
-        trainee.set_input_files("#session-6 input[type=file]", str(jfk_wav()))
-        trainee.click("#session-6 button")
+        upload_on_case_page(trainee, 6, jfk_wav())
         expect(trainee.locator("h1")).to_contain_text("Session 6")
         recording_id = int(re.search(r"/recordings/(\d+)", trainee.url).group(1))
 
@@ -213,7 +213,8 @@ def test_a_lead_adjudicates_releases_and_the_trainee_reads_the_feedback(service,
     trainee, lead = api("trainee"), api("lead")
     case_id = trainee.get("/api/cases").json()["cases"][0]["id"]
     with jfk_wav().open("rb") as fh:
-        recording_id = trainee.post(f"/api/cases/{case_id}/sessions/8/recording", files={"file": ("jfk.wav", fh)}).json()["id"]
+        recording_id = trainee.post(f"/api/cases/{case_id}/sessions/8/recording", data=CONSENT,
+                                    files={"file": ("jfk.wav", fh)}).json()["id"]
     deadline = time.monotonic() + 120
     while trainee.get(f"/api/recordings/{recording_id}").json()["status"] != "done":
         assert time.monotonic() < deadline, "transcription did not finish"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from server.clock import today
 from server.models import Recording, Transcript, User
 from server.services.recordings import queue_transcription
 from server.services.speakers import trainee_voiceprint
@@ -59,6 +60,9 @@ async def test_speakers_are_labelled_corrected_and_kept_across_retranscription(p
     assert [s["speaker"] for s in swapped.json()["segments"]] == [
         {"therapist": "patient", "patient": "therapist"}[s] for s in speakers]
     assert (await people["other_trainee"].post(f"/api/recordings/{rid}/speakers/swap")).status_code == 404
+    # Who corrected the transcript, and when, is kept with the correction.
+    kept = (await Recording.get(id=rid)).speaker_corrections
+    assert kept[-1]["by"] == "trainee" and kept[-1]["at"][:10] == today().isoformat()
     bad = await people["supervisor"].post(f"/api/recordings/{rid}/speakers", json={"start": 0, "end": 1, "speaker": "judge"})
     assert bad.status_code == 400
     # The person said the other voice is the trainee's: so says the voice print now, and a later

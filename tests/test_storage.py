@@ -34,7 +34,7 @@ from server.storage import Storage, StorageError, storage_for
 from server.web.app import create_app
 from server.workdirs import LOCK_FILE
 from tests.browser import free_port
-from tests.conftest import ffmpeg, open_case, run_queued_jobs, sha256_of, stored_files, upload
+from tests.conftest import CONSENT, ffmpeg, open_case, run_queued_jobs, sha256_of, stored_files, upload
 from tests.postgres import ROOT, backend
 from transcription.media import probe
 
@@ -350,7 +350,7 @@ def test_a_kill_9_mid_upload_leaves_a_staging_file_that_the_sweep_removes(tmp_pa
         case_id = next(c["id"] for c in httpx.get(f"{base}/api/cases", headers=auth).json()["cases"]
                        if c["code"] == "DEMO-001")
         with media_files["wav"].open("rb") as fh:
-            done = httpx.post(f"{base}/api/cases/{case_id}/sessions/1/recording", headers=auth,
+            done = httpx.post(f"{base}/api/cases/{case_id}/sessions/1/recording", headers=auth, data=CONSENT,
                               files={"file": ("session.wav", fh, "audio/wav")})
         assert done.status_code == 201, done.text
 

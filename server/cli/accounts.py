@@ -1,4 +1,7 @@
-"""`dit users`: accounts from the command line (the first admin, a lost phone, a forgotten password)."""
+"""`dit users`: accounts from the command line (the first admin, a lost phone, a forgotten password).
+
+What a command reads or changes is on the audit trail as the web's requests are, attributed to the
+operating-system account that ran it (`cli:<name>`)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,14 @@ import sys
 from datetime import date
 
 from server.cli.service import with_database
-from server.models import Role
+from server.models import AuditAction, AuditObject, Role
+
+
+async def _audited(action: AuditAction, command: str, user=None) -> None:
+    from server.audit_trail import record_now
+
+    await record_now(action, AuditObject.ACCOUNT, object_id=user.id if user else None,
+                     username=f"cli:{getpass.getuser()}"[:64], route=f"dit users {command}")
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
@@ -22,6 +32,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
     async def add() -> int:
         user, secret = await add_user(None, new, password)
+        await _audited(AuditAction.CREATE, "add", user)
         print(f"Added {role.label.lower()} '{user.username}'.")
         if secret:
             print(_link_notice(secret))
@@ -63,6 +74,7 @@ def cmd_users_deactivate(args: argparse.Namespace) -> int:
 
     async def action(user) -> int:
         await deactivate(None, user)
+        await _audited(AuditAction.UPDATE, "deactivate", user)
         print(f"Deactivated '{user.username}': their sessions and tokens have ended.")
         return 0
 
@@ -73,7 +85,9 @@ def cmd_users_reset_link(args: argparse.Namespace) -> int:
     from server.services.accounts import password_link
 
     async def action(user) -> int:
-        print(_link_notice(await password_link(None, user)))
+        secret = await password_link(None, user)
+        await _audited(AuditAction.UPDATE, "reset-link", user)
+        print(_link_notice(secret))
         return 0
 
     return _on_user(args.username, action)
@@ -84,6 +98,7 @@ def cmd_users_mfa_reset(args: argparse.Namespace) -> int:
 
     async def action(user) -> int:
         await reset(None, user)
+        await _audited(AuditAction.MFA, "mfa-reset", user)
         print(f"Multi-factor sign-in is off for '{user.username}'; they set it up again at their next sign-in.")
         return 0
 
@@ -94,6 +109,7 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     from server.services.accounts import all_users
 
     async def listing() -> int:
+        await _audited(AuditAction.VIEW, "list")
         for user in await all_users():
             supervisors = ", ".join(s.username for s in user.supervisors)
             extra = f" supervised by {supervisors}" if supervisors else ""
@@ -110,6 +126,7 @@ def cmd_users_supervise(args: argparse.Namespace) -> int:
 
     async def link() -> int:
         supervisor, trainee = await supervise(args.supervisor, args.trainee)
+        await _audited(AuditAction.UPDATE, "supervise", trainee)
         print(f"{supervisor.username} now supervises {trainee.username}.")
         return 0
 

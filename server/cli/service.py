@@ -135,6 +135,21 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return with_database(check)
 
 
+def cmd_retention_run(args: argparse.Namespace) -> int:
+    from server.services.retention import run
+
+    async def apply() -> int:
+        removals = await run(Settings.from_env().prepare(), dry_run=args.dry_run)
+        verb = "Would delete" if args.dry_run else "Deleted"
+        for removal in removals:
+            print(f"{verb} {removal.line()}")
+        print(f"{verb} {len(removals)} item{'s' if len(removals) != 1 else ''}.")
+        return 0
+
+    configure_logging(args.log_level)
+    return with_database(apply)
+
+
 def add_commands(commands) -> None:
     serve = commands.add_parser("serve", help="run the web service (WEB_CONCURRENCY processes) with its in-process "
                                 "transcription worker (unless DIT_IN_PROCESS_WORKER=0)")
@@ -156,6 +171,14 @@ def add_commands(commands) -> None:
 
     commands.add_parser("migrate", help="bring the database up to date (every command does it on opening the database)"
                         ).set_defaults(func=cmd_migrate)
+
+    retention = commands.add_parser("retention", help="the retention schedule").add_subparsers(
+        dest="retention_command", required=True)
+    retention_run = retention.add_parser("run", help="delete the media and transcripts that are due (as every worker "
+                                         "does daily), listing each and why")
+    retention_run.add_argument("--dry-run", action="store_true", help="list what is due; delete nothing")
+    retention_run.add_argument("--log-level", default="warning")
+    retention_run.set_defaults(func=cmd_retention_run)
 
     audit = commands.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
     audit.add_parser("verify", help="check every row's hash and its link to the row before; report the first "

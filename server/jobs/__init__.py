@@ -14,6 +14,7 @@ with backoff, and each worker keeps a heartbeat row (`workers.fresh_workers`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
@@ -71,16 +72,22 @@ def worker_name() -> str:
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event, name: str | None = None) -> None:
-    """A transcription worker: runs jobs until `stop` is set or it is cancelled (SIGTERM), when the job
-    in hand is handed back and its child process killed."""
+    """A transcription worker: runs jobs (and, daily, the retention schedule) until `stop` is set or it is
+    cancelled (SIGTERM), when the job in hand is handed back and its child process killed."""
     from server.jobs.runner import JobRunner
     from server.jobs.workers import Presence
+    from server.services.retention import keep_retained
 
     runner = JobRunner(settings, name or worker_name())
+    # The retention schedule runs in every worker, daily: deleting what is due twice deletes it once.
+    retention = asyncio.create_task(keep_retained(settings, stop))
     try:
         async with Presence(settings, runner.worker).kept() as presence:
             await job_queue(settings).work(runner, presence, stop)
     finally:
+        retention.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await retention
         runner.close()
 
 

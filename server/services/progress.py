@@ -6,7 +6,8 @@ from datetime import date
 
 from rating.accreditation import TapeResult, accreditation_progress
 from server import access
-from server.errors import Invalid
+from server.clock import now
+from server.errors import Conflict, Invalid, NotFound
 from server.models import Case, Recording, Role, SupervisionLog, TherapySession, TrainingRecord, User
 from server.services.ratings import official_rating
 
@@ -25,7 +26,8 @@ async def trainee_progress(trainee: User, settings, today: date | None = None) -
                 tapes.append(TapeResult(case.code, recording.session.number, recording.session.phase.value,
                                         bool(official.passed)))
     record = await TrainingRecord.get_or_none(trainee=trainee)
-    hours = sum(await SupervisionLog.filter(trainee=trainee).values_list("hours", flat=True))
+    # A trainee's own entry counts once their supervisor (or a course lead) has confirmed it.
+    hours = sum(await SupervisionLog.filter(trainee=trainee, awaiting_confirmation=False).values_list("hours", flat=True))
     progress = accreditation_progress(
         settings.targets,
         today=today or date.today(),
@@ -62,9 +64,25 @@ async def log_supervision(user: User, trainee: User, body: dict) -> SupervisionL
         raise Invalid("'hours' must be a number, e.g. 1.5.") from exc
     if not 0 < hours <= 8:
         raise Invalid("'hours' must be more than 0 and at most 8 for one session.")
+    own = user.id == trainee.id
     return await SupervisionLog.create(
         trainee=trainee, supervisor=user if user.role == Role.SUPERVISOR else None, held_on=held_on,
-        hours=hours, note=str(body.get("note", ""))[:2000], logged_by=user)
+        hours=hours, note=str(body.get("note", ""))[:2000], logged_by=user,
+        awaiting_confirmation=own, confirmed_by=None if own else user, confirmed_at=None if own else now())
+
+
+async def confirm_supervision(user: User, trainee: User, entry_id: int) -> SupervisionLog:
+    """A supervisor of the trainee (or a course lead) confirms hours the trainee logged themselves."""
+    await access.require_may_confirm_supervision(user, trainee)
+    entry = (await SupervisionLog.get_or_none(id=entry_id, trainee=trainee) if access.possible_id(entry_id)
+             else None)
+    if entry is None:
+        raise NotFound("No such supervision entry.")
+    if not entry.awaiting_confirmation:
+        raise Conflict("This entry counts already.")
+    entry.awaiting_confirmation, entry.confirmed_by, entry.confirmed_at = False, user, now()
+    await entry.save(update_fields=["awaiting_confirmation", "confirmed_by_id", "confirmed_at"])
+    return entry
 
 
 async def save_training_record(user: User, trainee: User, body: dict) -> None:

@@ -22,8 +22,9 @@ from tortoise.transactions import in_transaction
 from server import access, jobs
 from server.clock import now
 from server.config import Settings
-from server.errors import Conflict, Invalid, Unprocessable
+from server.errors import Conflict, Gone, Invalid, Unprocessable
 from server.models import Case, JobStatus, Recording, TherapySession, TranscriptionJob, User
+from server.services.consent import Consent
 from server.storage import storage_for
 from server.workdirs import workdir
 from transcription.formats import clock
@@ -134,8 +135,9 @@ def check_media(path: Path, max_duration: int) -> MediaInfo:
 
 
 async def accept_recording(settings: Settings, staged: Staging, received: ReceivedFile, case: Case, number: int,
-                           uploader: User) -> Recording:
-    """Probe what was received into `staged`, store it, then make it the session's current recording."""
+                           uploader: User, consent: Consent) -> Recording:
+    """Probe what was received into `staged`, store it, then make it the session's current recording (the one
+    it replaces is marked replaced: its media is kept for DIT_RETAIN_REPLACED_DAYS)."""
     access.require_uploader(uploader, case)
     if received.size == 0:
         raise Invalid("The file is empty.")
@@ -147,7 +149,7 @@ async def accept_recording(settings: Settings, staged: Staging, received: Receiv
     try:
         async with in_transaction():
             session, _ = await TherapySession.get_or_create(case=case, number=number)
-            await Recording.filter(session=session, is_current=True).update(is_current=False)
+            await Recording.filter(session=session, is_current=True).update(is_current=False, replaced_at=now())
             recording = await Recording.create(
                 session=session,
                 uploaded_by=uploader,
@@ -160,6 +162,8 @@ async def accept_recording(settings: Settings, staged: Staging, received: Receiv
                 has_video=info.has_video,
                 channels=info.channels,
                 sample_rate=info.sample_rate,
+                consent_date=consent.given_on,
+                consent_confirmed_at=now(),
             )
             await queue_transcription(recording, settings)
     except BaseException:
@@ -174,6 +178,11 @@ async def accept_recording(settings: Settings, staged: Staging, received: Receiv
     return recording
 
 
+def require_media(recording: Recording) -> None:
+    if recording.media_deleted_at is not None:
+        raise Gone(f"This recording's media was deleted on {recording.media_deleted_at:%d %b %Y}.")
+
+
 async def queue_transcription(recording: Recording, settings: Settings) -> TranscriptionJob:
     return await jobs.queue_transcription(recording, settings)
 
@@ -184,6 +193,7 @@ async def latest_job(recording: Recording) -> TranscriptionJob | None:
 
 async def retry(user: User, recording: Recording, settings: Settings) -> None:
     access.require_may_retry(user, recording)
+    require_media(recording)
     job = await latest_job(recording)
     if job is None or job.status != JobStatus.FAILED:
         raise Conflict("Only a failed transcription can be retried.")

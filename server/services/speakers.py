@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from server import access
+from server.clock import now
 from server.errors import Conflict, Invalid
 from server.models import Recording, Transcript, User
 from server.services.transcripts import stored_transcript
@@ -68,7 +69,8 @@ async def correctable(user: User, recording_id: int) -> tuple[Recording, Transcr
     return recording, row
 
 
-async def save_correction(recording: Recording, row: Transcript, correction: Correction) -> dict:
+async def save_correction(recording: Recording, row: Transcript, correction: Correction, by: User) -> dict:
+    """Apply the correction to the stored transcript and keep it, with who made it and when, on the recording."""
     speakers = dict(row.speakers or {})
     roles = RoleAssignment.from_dict(speakers["roles"]) if speakers.get("roles") else None
     row.data = apply_corrections(TranscriptData.from_dict(row.data), [correction], roles).to_dict()
@@ -77,7 +79,8 @@ async def save_correction(recording: Recording, row: Transcript, correction: Cor
         row.speakers = speakers
     await row.save()
     await Recording.filter(id=recording.id).update(
-        speaker_corrections=[*recording.speaker_corrections, correction.to_dict()])
+        speaker_corrections=[*recording.speaker_corrections,
+                             {**correction.to_dict(), "by": by.username, "at": now().isoformat()}])
     return row.data
 
 
@@ -87,7 +90,7 @@ async def swap(user: User, recording_id: int) -> dict:
         correction = swap_roles(TranscriptData.from_dict(row.data))
     except ValueError as exc:
         raise Conflict(str(exc)) from exc
-    return await save_correction(recording, row, correction)
+    return await save_correction(recording, row, correction, user)
 
 
 def speaker_correction(start, end, speaker) -> Correction:

@@ -7,7 +7,7 @@ same as who may read the recording (`access.readable_recording`), decided before
 
 from __future__ import annotations
 
-from server.errors import Conflict
+from server.errors import Conflict, Gone
 from server.models import Recording, Transcript
 from server.services.recordings import latest_job
 from transcription.transcript import Transcript as TranscriptData
@@ -18,7 +18,9 @@ async def stored_transcript(recording: Recording) -> Transcript | None:
 
 
 async def read_transcript(recording: Recording) -> TranscriptData:
-    """The transcript, or `Conflict` saying how far transcription has got."""
+    """The transcript; `Gone` once deleted, `Conflict` saying how far transcription has got before it is made."""
+    if recording.transcript_deleted_at is not None:
+        raise Gone(f"This recording's transcript was deleted on {recording.transcript_deleted_at:%d %b %Y}.")
     row = await stored_transcript(recording)
     if row is None:
         job = await latest_job(recording)

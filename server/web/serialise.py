@@ -32,6 +32,19 @@ def job_json(job: TranscriptionJob | None) -> dict:
     }
 
 
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+async def _tombstone(recording: Recording) -> dict | None:
+    """What was deleted, when, why and by whom; None while the recording is whole."""
+    if recording.deleted_at is None:
+        return None
+    by = await User.get_or_none(id=recording.deleted_by_id) if recording.deleted_by_id else None
+    return {"at": recording.deleted_at.isoformat(), "by": by.username if by else None,
+            "reason": recording.deletion_reason, "consent_withdrawn": recording.consent_withdrawn_at is not None}
+
+
 async def recording_json(request: Request, recording: Recording) -> dict:
     session = recording.session
     url = request.app.url_path_for
@@ -47,6 +60,11 @@ async def recording_json(request: Request, recording: Recording) -> dict:
         "size_bytes": recording.size_bytes,
         "sha256": recording.sha256,
         "has_video": recording.has_video,
+        "consent": {"date": _iso(recording.consent_date), "confirmed_at": _iso(recording.consent_confirmed_at),
+                    "withdrawn_at": _iso(recording.consent_withdrawn_at)},
+        "media_deleted_at": _iso(recording.media_deleted_at),
+        "transcript_deleted_at": _iso(recording.transcript_deleted_at),
+        "deleted": await _tombstone(recording),
         **job_json(await latest_job(recording)),
         "links": {
             "self": url("api:recording", recording_id=recording.id),

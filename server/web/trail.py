@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from starlette.routing import BaseRoute, Match, Mount
 
 from server import audit_trail
+from server.access import possible_id
 from server.models.audit import AuditAction, AuditObject
 
 log = logging.getLogger("dit.audit")
@@ -77,10 +78,13 @@ ROUTES: dict[str, Audited | None] = {
     "cases": _on(CASE),
     "case_create": _on(CASE, writes=CREATE),
     "case": _on(CASE, "case_id"),
+    "case_export": _on(CASE, "case_id", reads=EXPORT),
     "ipafs": _on(AuditObject.IPAF, "case_id"),
     "ipaf_create": _on(AuditObject.IPAF, "case_id", writes=CREATE),
     "upload": _on(RECORDING, writes=CREATE),
     "recording": _on(RECORDING, "recording_id"),
+    "recording_delete": _on(RECORDING, "recording_id", writes=DELETE),
+    "consent_withdrawn": _on(RECORDING, "recording_id", writes=DELETE),
     "retry": _on(RECORDING, "recording_id"),
     "put_forward": _on(RECORDING, "recording_id"),
     "assign": _on(RECORDING, "recording_id"),
@@ -109,6 +113,7 @@ ROUTES: dict[str, Audited | None] = {
     # Accreditation progress, the agreement audit, and this trail itself.
     "progress": _on(AuditObject.PROGRESS, "trainee_id"),
     "supervision": _on(AuditObject.PROGRESS, "trainee_id", writes=CREATE),
+    "supervision_confirm": _on(AuditObject.PROGRESS, "trainee_id"),
     "training_record": _on(AuditObject.PROGRESS, "trainee_id"),
     "agreement": _on(AuditObject.AGREEMENT_REPORT),
     "audit": _on(AuditObject.AGREEMENT_REPORT),
@@ -182,7 +187,8 @@ class AuditTrail:
         entry = audit_trail.Entry(
             action=audited.reads if scope["method"] in SAFE_METHODS else audited.writes,
             object=audited.object,
-            object_id=object_id if isinstance(object_id, int) else None,
+            # An id no row can have (a scanner's 2**64) is no object's: the attempt is kept, without it.
+            object_id=object_id if isinstance(object_id, int) and possible_id(object_id) else None,
             route=name,
             address=(scope.get("client") or ("", 0))[0][:64],
             user_agent=headers.get(b"user-agent", b"").decode("latin-1")[:255],

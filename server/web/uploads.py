@@ -8,6 +8,7 @@ recordings can be gigabytes, so they go to the data directory and are cut off at
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -15,9 +16,11 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from server.clock import today
 from server.config import Settings
 from server.errors import DomainError, Invalid, TooLarge
 from server.models import Case, Recording, User
+from server.services.consent import parse_consent
 from server.services.recordings import ReceivedFile, accept_recording, staging
 
 MAX_FIELD_BYTES = 64 * 1024
@@ -104,7 +107,8 @@ async def receive_upload(request: Request, destination: Path, *, file_field: str
                 raise Invalid(f"Send exactly one file, in the field '{file_field}'.")
             upload.filename = check_filename(options[b"filename"].decode("utf-8", "replace"))
             upload.path = destination
-            sink = open(destination, "wb")
+            # Owner-only from the first byte: the link into storage keeps the mode.
+            sink = open(os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
 
     def on_part_data(data, start, end):
         chunk = data[start:end]
@@ -161,10 +165,11 @@ async def receive_upload(request: Request, destination: Path, *, file_field: str
 async def receive_recording(request: Request, settings: Settings, case: Case, number: int, uploader: User,
                             check_fields: Callable[[dict[str, str]], None] | None = None) -> Recording:
     """Receive the request's recording and accept it for the session. `check_fields` sees the form's
-    other fields (a page's CSRF token) before anything is kept."""
+    other fields (a page's CSRF token) before anything is kept; then the patient's consent is read from them."""
     with staging(settings) as staged:
         upload = await receive_upload(request, staged.upload, file_field="file", limit=settings.max_upload_bytes)
         if check_fields is not None:
             check_fields(upload.fields)
+        consent = parse_consent(upload.fields, today())
         received = ReceivedFile(upload.filename or "", upload.size, upload.sha256)
-        return await accept_recording(settings, staged, received, case, number, uploader)
+        return await accept_recording(settings, staged, received, case, number, uploader, consent)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+
+from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Route
 
 from server import access
-from server.services import cases, suggestions
-from server.web.deps import api_user, json_body
+from server.services import cases, subject_access, suggestions
+from server.web.deps import api_user, json_body, settings_of
 from server.web.serialise import case_json, sessions_json
+from server.workdirs import workdir
 
 
 async def list_cases(request: Request) -> JSONResponse:
@@ -52,6 +56,30 @@ async def get_case(request: Request) -> JSONResponse:
     return JSONResponse({**case_json(request, case), "sessions": await sessions_json(request, slots)})
 
 
+async def get_case_export(request: Request) -> FileResponse:
+    """
+    summary: Everything held about the case as one ZIP archive, for a subject-access request (course leads and admins).
+    description: "case.json (the case, IPAF versions, recordings with consent and deletions, ratings and their history), transcripts/, media/ and audit.csv (every audit row about the case)."
+    responses:
+      200: {description: The archive (application/zip).}
+      403: {description: Not a course lead or an admin.}
+    """
+    user = api_user(request)
+    case = await access.readable_case(user, request.path_params["case_id"])
+    settings = settings_of(request)
+    # The archive is built in a scratch directory held until it has been sent, then removed.
+    held = contextlib.ExitStack()
+    directory = held.enter_context(workdir(settings.scratch_dir))
+    try:
+        path = directory / "case.zip"
+        await subject_access.write_case_archive(settings, user, case, path)
+    except BaseException:
+        held.close()
+        raise
+    return FileResponse(path, media_type="application/zip", filename=f"{case.code}-records.zip",
+                        headers={"Cache-Control": "no-store"}, background=BackgroundTask(held.close))
+
+
 async def get_ipafs(request: Request) -> JSONResponse:
     """
     summary: A case's IPAF versions, newest first.
@@ -83,6 +111,7 @@ routes = [
     Route("/cases", list_cases, methods=["GET"], name="cases"),
     Route("/cases", post_case, methods=["POST"], name="case_create"),
     Route("/cases/{case_id:int}", get_case, methods=["GET"], name="case"),
+    Route("/cases/{case_id:int}/export", get_case_export, methods=["GET"], name="case_export"),
     Route("/cases/{case_id:int}/ipaf", get_ipafs, methods=["GET"], name="ipafs"),
     Route("/cases/{case_id:int}/ipaf", post_ipaf, methods=["POST"], name="ipaf_create"),
 ]

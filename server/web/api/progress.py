@@ -36,13 +36,33 @@ async def post_supervision(request: Request) -> JSONResponse:
         application/json:
           schema: {type: object, required: [held_on, hours], properties: {held_on: {type: string, format: date}, hours: {type: number}, note: {type: string}}}
     responses:
-      201: {description: Logged.}
+      201: {description: "Logged: counted at once when a supervisor or course lead logs it; a trainee's own entry awaits confirmation."}
       400: {description: Bad date or hours.}
     """
     user = api_user(request)
     trainee = await access.readable_trainee(user, request.path_params["trainee_id"])
     log = await progress.log_supervision(user, trainee, await json_body(request))
-    return JSONResponse({"id": log.id, "held_on": log.held_on.isoformat(), "hours": log.hours}, status_code=201)
+    return JSONResponse(supervision_json(log), status_code=201)
+
+
+def supervision_json(log) -> dict:
+    return {"id": log.id, "held_on": log.held_on.isoformat(), "hours": log.hours,
+            "awaiting_confirmation": log.awaiting_confirmation,
+            "confirmed_at": log.confirmed_at.isoformat() if log.confirmed_at else None}
+
+
+async def post_supervision_confirm(request: Request) -> JSONResponse:
+    """
+    summary: Confirm supervision hours a trainee logged themselves, so that they count (their supervisor or a course lead).
+    responses:
+      200: {description: The confirmed entry.}
+      403: {description: Not the trainee's supervisor or a course lead.}
+      409: {description: It counts already.}
+    """
+    user = api_user(request)
+    trainee = await access.readable_trainee(user, request.path_params["trainee_id"])
+    entry = await progress.confirm_supervision(user, trainee, request.path_params["entry_id"])
+    return JSONResponse(supervision_json(entry))
 
 
 async def put_training_record(request: Request) -> JSONResponse:
@@ -67,5 +87,7 @@ TRAINEE = "/trainees/{trainee_id:int}"
 routes = [
     Route(f"{TRAINEE}/progress", get_progress, methods=["GET"], name="progress"),
     Route(f"{TRAINEE}/supervision", post_supervision, methods=["POST"], name="supervision"),
+    Route(f"{TRAINEE}/supervision/{{entry_id:int}}/confirm", post_supervision_confirm, methods=["POST"],
+          name="supervision_confirm"),
     Route(f"{TRAINEE}/training-record", put_training_record, methods=["PUT"], name="training_record"),
 ]

@@ -6,9 +6,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from server import access
+from server import access, audit_trail
 from server.errors import Invalid, NotFound
-from server.services import recordings, speakers
+from server.models import AuditAction
+from server.services import deletion, recordings, speakers
 from server.services.cases import check_session_number
 from server.services.transcripts import read_transcript
 from server.storage import storage_for
@@ -23,16 +24,16 @@ MISSING = "The recording's file is missing from storage."
 async def upload_recording(request: Request) -> JSONResponse:
     """
     summary: Upload (or replace) a session's recording; it is queued for transcription.
-    description: Audio or video (wav, mp3, m4a, flac, ogg, opus, mp4, mov, webm...) in the multipart field `file`.
+    description: "Audio or video (wav, mp3, m4a, flac, ogg, opus, mp4, mov, webm...) in the multipart field `file`, with the patient's written consent to recording confirmed: `consent_confirmed=true` and its date, `consent_date=YYYY-MM-DD`."
     requestBody:
       content:
         multipart/form-data:
-          schema: {type: object, required: [file], properties: {file: {type: string, format: binary}}}
+          schema: {type: object, required: [file, consent_confirmed, consent_date], properties: {file: {type: string, format: binary}, consent_confirmed: {type: boolean}, consent_date: {type: string, format: date}}}
     responses:
       201: {description: The accepted recording and its job status.}
       400: {description: No file, empty file, or a path-like file name.}
       413: {description: Larger than the configured limit.}
-      422: {description: "Not media, no audio track, zero duration, longer than the limit, or cut short."}
+      422: {description: "No confirmed consent or its date (`errors` names the field), not media, no audio track, zero duration, longer than the limit, or cut short."}
     """
     user = api_user(request)
     case = await access.readable_case(user, request.path_params["case_id"])
@@ -80,6 +81,46 @@ async def submit_for_assessment(request: Request) -> JSONResponse:
     return JSONResponse({"recording": recording.id, "submitted_for_assessment": True})
 
 
+async def delete_recording(request: Request) -> JSONResponse:
+    """
+    summary: Delete a recording's media and transcript; the recording stays as a tombstone (what, when, why, by whom).
+    description: "The case's trainee may delete their own recording before anyone rates it; a course lead any, with a reason. Ratings keep their scores but lose their evidence moments."
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, properties: {reason: {type: string}}}
+    responses:
+      200: {description: "The recording, with `deleted` filled in."}
+      400: {description: A course lead gave no reason.}
+      403: {description: Not the trainee's own recording, or already rated.}
+      410: {description: Deleted already.}
+    """
+    user = api_user(request)
+    recording = await access.readable_recording(user, request.path_params["recording_id"])
+    body = await json_body(request)
+    await deletion.delete_recording(settings_of(request), user, recording, body.get("reason"))
+    return JSONResponse(await recording_json(request, recording))
+
+
+async def post_consent_withdrawn(request: Request) -> JSONResponse:
+    """
+    summary: The patient withdrew consent to the recording; its media and transcript are deleted at once.
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, required: [reason], properties: {reason: {type: string}}}
+    responses:
+      200: {description: "The recording, with `consent.withdrawn_at` and `deleted` filled in."}
+      400: {description: No reason.}
+      403: {description: Neither the case's trainee nor a course lead.}
+    """
+    user = api_user(request)
+    recording = await access.readable_recording(user, request.path_params["recording_id"])
+    body = await json_body(request)
+    await deletion.withdraw_consent(settings_of(request), user, recording, body.get("reason"))
+    return JSONResponse(await recording_json(request, recording))
+
+
 async def get_transcript(request: Request) -> Response:
     """
     summary: The transcript as JSON, or as WebVTT, SRT or plain text.
@@ -89,6 +130,7 @@ async def get_transcript(request: Request) -> Response:
     responses:
       200: {description: "JSON: {language, engine, model, duration, segments: [{start, end, speaker, text, words}]}"}
       409: {description: Not transcribed yet.}
+      410: {description: Deleted (on demand, withdrawn consent, or the retention schedule).}
     """
     fmt = request.query_params.get("format", "json")
     if fmt not in FORMATS:
@@ -97,6 +139,7 @@ async def get_transcript(request: Request) -> Response:
     transcript = await read_transcript(recording)
     headers = {"Cache-Control": "no-store"}
     if request.query_params.get("download"):
+        audit_trail.note(action=AuditAction.DOWNLOAD)
         case = recording.session.case
         headers["Content-Disposition"] = f'attachment; filename="{case.code}-session{recording.session.number:02d}.{fmt}"'
     return Response(FORMATS[fmt](transcript), media_type=MEDIA_TYPES[fmt], headers=headers)
@@ -110,8 +153,10 @@ async def get_media(request: Request) -> Response:
       200: {description: The media file.}
       206: {description: A byte range of it.}
       307: {description: "S3 storage: the presigned address to fetch it (and its ranges) from."}
+      410: {description: Deleted (on demand, withdrawn consent, or the retention schedule).}
     """
     recording = await access.readable_recording(api_user(request), request.path_params["recording_id"])
+    recordings.require_media(recording)
     storage = storage_for(settings_of(request))
     key = recordings.original_key(recording)
     headers = {"Cache-Control": "private, no-store"}
@@ -150,7 +195,7 @@ async def post_speaker(request: Request) -> JSONResponse:
     recording, row = await speakers.correctable(api_user(request), request.path_params["recording_id"])
     body = await json_body(request)
     correction = speakers.speaker_correction(body.get("start"), body.get("end"), body.get("speaker"))
-    return JSONResponse(await speakers.save_correction(recording, row, correction))
+    return JSONResponse(await speakers.save_correction(recording, row, correction, api_user(request)))
 
 
 RECORDING = "/recordings/{recording_id:int}"
@@ -158,6 +203,8 @@ RECORDING = "/recordings/{recording_id:int}"
 routes = [
     Route("/cases/{case_id:int}/sessions/{number:int}/recording", upload_recording, methods=["POST"], name="upload"),
     Route(RECORDING, get_recording, methods=["GET"], name="recording"),
+    Route(RECORDING, delete_recording, methods=["DELETE"], name="recording_delete"),
+    Route(f"{RECORDING}/consent-withdrawn", post_consent_withdrawn, methods=["POST"], name="consent_withdrawn"),
     Route(f"{RECORDING}/retry", retry_recording, methods=["POST"], name="retry"),
     Route(f"{RECORDING}/submit-for-assessment", submit_for_assessment, methods=["POST"], name="put_forward"),
     Route(f"{RECORDING}/transcript", get_transcript, methods=["GET"], name="transcript"),

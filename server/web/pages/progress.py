@@ -18,11 +18,13 @@ from server.web.deps import checked_form, page_user, redirect, render, settings_
 async def progress_page(request: Request, error: str | None = None, status_code: int = 200) -> Response:
     user = page_user(request)
     trainee = await access.readable_trainee(user, request.path_params["trainee_id"])
-    logs = await SupervisionLog.filter(trainee=trainee).order_by("-held_on").select_related("supervisor")
+    logs = await SupervisionLog.filter(trainee=trainee).order_by("-held_on").select_related("supervisor",
+                                                                                           "confirmed_by")
     return render(
         request, "progress.html", status_code=status_code, trainee=trainee, error=error, logs=logs,
         progress=await progress.trainee_progress(trainee, settings_of(request)),
         can_log=access.may_log_supervision(user, trainee), can_record=access.may_record_training(user),
+        can_confirm=await access.may_confirm_supervision(user, trainee),
         today=date.today().isoformat(),
     )
 
@@ -44,6 +46,11 @@ async def supervision_form(request: Request) -> Response:
     return await progress_form(request, progress.log_supervision)
 
 
+async def confirm_form(request: Request) -> Response:
+    entry_id = request.path_params["entry_id"]
+    return await progress_form(request, lambda user, trainee, form: progress.confirm_supervision(user, trainee, entry_id))
+
+
 async def training_record_form(request: Request) -> Response:
     return await progress_form(request, progress.save_training_record)
 
@@ -53,5 +60,6 @@ TRAINEE = "/trainees/{trainee_id:int}"
 routes = [
     Route(f"{TRAINEE}/progress", progress_page, methods=["GET"], name="progress"),
     Route(f"{TRAINEE}/supervision", supervision_form, methods=["POST"], name="supervision"),
+    Route(f"{TRAINEE}/supervision/{{entry_id:int}}/confirm", confirm_form, methods=["POST"], name="supervision_confirm"),
     Route(f"{TRAINEE}/training-record", training_record_form, methods=["POST"], name="training_record"),
 ]

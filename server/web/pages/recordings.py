@@ -9,8 +9,8 @@ from starlette.routing import Route
 
 from server import access
 from server.errors import DomainError
-from server.models import JobStatus, User
-from server.services import assignments, audit_log, recordings, speakers
+from server.models import JobStatus, Rating, User
+from server.services import assignments, audit_log, deletion, recordings, speakers
 from server.services.transcripts import read_transcript, stored_transcript
 from server.web.deps import checked_form, page_user, redirect, render, settings_of
 from server.web.serialise import job_json, recording_json
@@ -23,7 +23,7 @@ async def recording_page(request: Request, error: str | None = None, status_code
     recording = await access.readable_recording(user, request.path_params["recording_id"])
     job = await recordings.latest_job(recording)
     transcript = speaker_info = None
-    if job is not None and job.status == JobStatus.DONE:
+    if job is not None and job.status == JobStatus.DONE and recording.transcript_deleted_at is None:
         transcript = await read_transcript(recording)
         speaker_info = (await stored_transcript(recording)).speakers
     assigned = await assignments.assignments_of(recording)
@@ -33,6 +33,7 @@ async def recording_page(request: Request, error: str | None = None, status_code
                                                            exclude={a.supervisor_id for a in assigned})
     can_correct_speakers = transcript is not None and bool(transcript.segments) and access.may_correct_speakers(
         user, recording)
+    info = await recording_json(request, recording)
     accesses = (await audit_log.events(audit_log.Filters(recording=recording.id), limit=ACCESSES_SHOWN)
                 if access.may_see_who_accessed(user, recording) else None)
     return render(
@@ -41,7 +42,7 @@ async def recording_page(request: Request, error: str | None = None, status_code
         status_code=status_code,
         error=error,
         recording=recording,
-        info=await recording_json(request, recording),
+        info=info,
         job=job_json(job),
         transcript=transcript,
         speaker_info=speaker_info,
@@ -56,6 +57,10 @@ async def recording_page(request: Request, error: str | None = None, status_code
         assignable=assignable,
         accesses=accesses,
         accesses_shown=ACCESSES_SHOWN,
+        tombstone=info["deleted"],
+        can_delete=recording.deleted_at is None and access.may_delete_recording(
+            user, recording, rated=await Rating.exists(recording_id=recording.id)),
+        can_withdraw_consent=recording.deleted_at is None and access.may_withdraw_consent(user, recording),
     )
 
 
@@ -106,9 +111,32 @@ async def speaker_form(request: Request) -> Response:
         correction = speakers.speaker_correction(start, end, None if role == "unknown" else role)
     except DomainError as exc:
         return await recording_page(request, error=exc.detail, status_code=exc.status_code)
-    await speakers.save_correction(recording, row, correction)
+    await speakers.save_correction(recording, row, correction, user)
     return redirect(request, "recording", query="speakers=edit", fragment=f"t={correction.start:g}",
                     recording_id=recording.id)
+
+
+async def deletion_form(request: Request, action) -> Response:
+    """Deleting the recording, or recording withdrawn consent: `action(settings, user, recording, reason)`; a
+    refusal (no reason given, already rated) is shown on the page."""
+    user = page_user(request)
+    form = await checked_form(request)
+    recording = await access.readable_recording(user, request.path_params["recording_id"])
+    try:
+        await action(settings_of(request), user, recording, form.get("reason"))
+    except DomainError as exc:
+        if exc.status_code == 404:
+            raise
+        return await recording_page(request, error=exc.detail, status_code=exc.status_code)
+    return redirect(request, "recording", recording_id=recording.id)
+
+
+async def delete_form(request: Request) -> Response:
+    return await deletion_form(request, deletion.delete_recording)
+
+
+async def consent_withdrawn_form(request: Request) -> Response:
+    return await deletion_form(request, deletion.withdraw_consent)
 
 
 async def put_forward_form(request: Request) -> Response:
@@ -137,4 +165,6 @@ routes = [
     Route(f"{RECORDING}/adjudicator", adjudicator_form, methods=["POST"], name="adjudicator"),
     Route(f"{RECORDING}/speakers/swap", swap_speakers_form, methods=["POST"], name="speakers_swap"),
     Route(f"{RECORDING}/speakers", speaker_form, methods=["POST"], name="speakers"),
+    Route(f"{RECORDING}/delete", delete_form, methods=["POST"], name="recording_delete"),
+    Route(f"{RECORDING}/consent-withdrawn", consent_withdrawn_form, methods=["POST"], name="consent_withdrawn"),
 ]

@@ -1,0 +1,104 @@
+"""Everything held about one case, as one ZIP archive, for a subject-access request (course leads).
+
+- `case.json`: the case, its IPAF versions, every recording (consent, what was deleted and why) with its
+  ratings (scores, comments, evidence) and their history;
+- `transcripts/session-NN-recording-ID.json`: each transcript still held;
+- `media/session-NN-recording-ID.<ext>`: each original still held;
+- `audit.csv`: every audit row about the case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import zipfile
+from pathlib import Path
+
+from server import access
+from server.config import Settings
+from server.models import Case, CaseIpaf, Rating, RatingEvent, Recording, Transcript, User
+from server.services import audit_log
+from server.services.recordings import original_key
+from server.services.suggestions import ipaf_json
+from server.storage import storage_for
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _name(recording: Recording) -> str:
+    return f"session-{recording.session.number:02d}-recording-{recording.id}"
+
+
+async def _rating_json(rating: Rating) -> dict:
+    rater = await User.get(id=rating.rater_id)
+    events = await RatingEvent.filter(rating=rating).select_related("actor").order_by("id")
+    return {"id": rating.id, "rater": rater.username, "kind": rating.kind.value, "status": rating.status.value,
+            "phase": rating.phase.value, "scale_version": rating.scale_version, "scores": rating.scores,
+            "comments": rating.comments, "evidence": rating.evidence, "overall_comment": rating.overall_comment,
+            "total": rating.total, "mean": rating.mean, "passed": rating.passed, "submitted_at": _iso(rating.submitted_at),
+            "history": [{"action": e.action.value, "by": e.actor.username, "reason": e.reason, "at": _iso(e.created_at)}
+                        for e in events]}
+
+
+async def _recording_json(recording: Recording) -> dict:
+    deleted_by = await User.get_or_none(id=recording.deleted_by_id) if recording.deleted_by_id else None
+    return {
+        "id": recording.id, "session": recording.session.number, "phase": recording.session.phase.value,
+        "uploaded_at": _iso(recording.created_at), "is_current": recording.is_current,
+        "duration": recording.duration, "media_type": recording.media_type, "sha256": recording.sha256,
+        "consent": {"date": _iso(recording.consent_date), "confirmed_at": _iso(recording.consent_confirmed_at),
+                    "withdrawn_at": _iso(recording.consent_withdrawn_at)},
+        "speaker_corrections": recording.speaker_corrections,
+        "submitted_for_assessment_at": _iso(recording.submitted_for_assessment_at),
+        "feedback_released_at": _iso(recording.feedback_released_at),
+        "media_deleted_at": _iso(recording.media_deleted_at),
+        "transcript_deleted_at": _iso(recording.transcript_deleted_at),
+        "deleted": None if recording.deleted_at is None else {
+            "at": _iso(recording.deleted_at), "by": deleted_by.username if deleted_by else None,
+            "reason": recording.deletion_reason},
+        "ratings": [await _rating_json(r) for r in await Rating.filter(recording=recording).order_by("id")],
+    }
+
+
+async def write_case_archive(settings: Settings, user: User, case: Case, path: Path) -> None:
+    access.require_lead(user, "A case's records are exported for a subject-access request by a course lead.")
+    recordings = await Recording.filter(session__case=case).select_related("session").order_by("session__number", "id")
+    document = {
+        "case": {"id": case.id, "code": case.code, "trainee": (await User.get(id=case.trainee_id)).username,
+                 "created_at": _iso(case.created_at)},
+        "ipaf_versions": [ipaf_json(v) for v in await CaseIpaf.filter(case=case).order_by("version")],
+        "recordings": [await _recording_json(r) for r in recordings],
+    }
+    transcripts = {row.recording_id: row.data
+                   for row in await Transcript.filter(recording_id__in=[r.id for r in recordings])}
+    audit = io.StringIO()
+    writer = csv.writer(audit, lineterminator="\n")
+    writer.writerow(audit_log.COLUMNS)
+    for event in reversed(await audit_log.events(audit_log.Filters(case=case.id), limit=None)):
+        row = audit_log.row(event)
+        writer.writerow(["" if row[c] is None else row[c] for c in audit_log.COLUMNS])
+    media = [(f"media/{_name(r)}{Path(r.original_file).suffix}", original_key(r)) for r in recordings
+             if r.media_deleted_at is None]
+    await asyncio.to_thread(_write, settings, path, document, transcripts, recordings, audit.getvalue(), media)
+
+
+def _write(settings: Settings, path: Path, document: dict, transcripts: dict, recordings: list[Recording],
+           audit: str, media: list[tuple[str, str]]) -> None:
+    storage = storage_for(settings)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("case.json", json.dumps(document, indent=2, ensure_ascii=False))
+        for recording in recordings:
+            if recording.id in transcripts:
+                archive.writestr(f"transcripts/{_name(recording)}.json",
+                                 json.dumps(transcripts[recording.id], ensure_ascii=False))
+        archive.writestr("audit.csv", audit)
+        for name, key in media:
+            local = path.parent / "media-file"
+            storage.download(key, local)
+            # Media is compressed already.
+            archive.write(local, name, compress_type=zipfile.ZIP_STORED)
+            local.unlink()
