@@ -206,6 +206,7 @@ class Settings:
             s3_variables=s3_variables(env),
             in_process_worker=_flag(env, "DIT_IN_PROCESS_WORKER", True),
             demo_accounts=_flag(env, "DIT_DEMO_ACCOUNTS", False),
+            warm_classifier=_flag(env, "DIT_WARM_CLASSIFIER", True),
             job_stale_seconds=_int(env, "DIT_JOB_STALE_SECONDS", 30),
             job_max_attempts=_positive(env, "DIT_JOB_MAX_ATTEMPTS", 3),
             job_backoff_seconds=_number(env, "DIT_JOB_BACKOFF_SECONDS", 30.0, lowest=0),

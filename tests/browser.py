@@ -26,13 +26,16 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def service(tmp_path):
+def service(request, tmp_path):
     """`dit serve` with demo accounts on a fresh data directory; yields (url, {username: password}) from
     the log-ins file it wrote (it prints where the file is, never a password). Multi-factor sign-in is
-    left to the tests about it."""
+    left to the tests about it. The on-model classifier is trained when first asked for, not at start
+    (seconds of CPU on every fresh data directory), unless `@pytest.mark.service_env(DIT_WARM_CLASSIFIER="1")`:
+    that marker's variables go to the service."""
     port = free_port()
+    marker = request.node.get_closest_marker("service_env")
     env = {**os.environ, "DIT_DATA_DIR": str(tmp_path / "data"), "PORT": str(port), "DIT_DEMO_ACCOUNTS": "1",
-           "DIT_MFA_REQUIRED_ROLES": ""}
+           "DIT_MFA_REQUIRED_ROLES": "", "DIT_WARM_CLASSIFIER": "0", **(marker.kwargs if marker else {})}
     env.pop("DIT_DATABASE_URL", None)
     process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -112,6 +112,8 @@ def cluster(tmp_path, database, s3_server) -> Iterator[Cluster]:
         "DIT_JOB_STALE_SECONDS": STALE_SECONDS,
         "DIT_JOB_BACKOFF_SECONDS": "0",
         "DIT_MFA_REQUIRED_ROLES": "",
+        # No rating page is opened: the web processes need not train the on-model classifier.
+        "DIT_WARM_CLASSIFIER": "0",
     })
     cluster = Cluster(tmp_path, common)
     try:

@@ -38,6 +38,8 @@ def guarded(browser, problems: list[str], **options):
 
 @pytest.mark.slow
 @pytest.mark.browser
+# The page shows the on-model suggestion: the classifier is trained in the background from the start.
+@pytest.mark.service_env(DIT_WARM_CLASSIFIER="1")
 def test_every_page_keeps_to_the_content_security_policy_and_its_scripts_run(service, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 

@@ -183,7 +183,8 @@ def _free_port() -> int:
 def _serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items()
            if name not in ("DIT_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
-    return {**env, "DIT_DATA_DIR": str(tmp_path / "data"), "DIT_DEMO_ACCOUNTS": "0", **extra}
+    return {**env, "DIT_DATA_DIR": str(tmp_path / "data"), "DIT_DEMO_ACCOUNTS": "0", "DIT_WARM_CLASSIFIER": "0",
+            **extra}
 
 
 def test_several_web_processes_refuse_the_in_process_worker(tmp_path):

@@ -130,6 +130,8 @@ def test_the_transcript_page_answers_the_keyboard_as_the_rating_page_does(servic
 
 @pytest.mark.slow
 @pytest.mark.browser
+# The page shows the on-model suggestion: the classifier is trained in the background from the start.
+@pytest.mark.service_env(DIT_WARM_CLASSIFIER="1")
 def test_evidence_plays_in_the_pages_player_and_no_page_logs_a_script_error(service, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 

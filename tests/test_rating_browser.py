@@ -28,6 +28,8 @@ def assign_through_the_api(url: str, password: str, recording_id: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.browser
+# The page shows the on-model suggestion: the classifier is trained in the background from the start.
+@pytest.mark.service_env(DIT_WARM_CLASSIFIER="1")
 def test_a_supervisor_rates_a_session_in_chromium(service):
     from playwright.sync_api import expect, sync_playwright
 

@@ -339,7 +339,8 @@ def test_a_kill_9_mid_upload_leaves_a_staging_file_that_the_sweep_removes(tmp_pa
     data_dir = tmp_path / "data"
     port = free_port()
     env = {**os.environ, "DIT_DATA_DIR": str(data_dir), "PORT": str(port), "DIT_DEMO_ACCOUNTS": "1",
-           "DIT_MFA_REQUIRED_ROLES": "", "DIT_IN_PROCESS_WORKER": "0", "DIT_STORAGE_URL": s3_url}
+           "DIT_MFA_REQUIRED_ROLES": "", "DIT_IN_PROCESS_WORKER": "0", "DIT_STORAGE_URL": s3_url,
+           "DIT_WARM_CLASSIFIER": "0"}
     env.pop("DIT_DATABASE_URL", None)
     base = f"http://127.0.0.1:{port}"
     with dit_serve(env) as server:

@@ -91,12 +91,16 @@ async def run_worker(settings: Settings, stop: asyncio.Event, name: str | None =
         runner.close()
 
 
+_warm_recogniser = None
+
+
 async def run_queued_jobs(settings: Settings) -> None:
-    """Run every job that is due now in this process, then return (the tests' worker)."""
+    """Run every job that is due now in this process, then return (the tests' worker). Its recognition
+    child is kept between calls, as a worker keeps it between jobs: loading the models costs seconds each
+    time (a child killed meanwhile is replaced on the next job)."""
+    global _warm_recogniser
+    from server.jobs.recogniser import Recogniser
     from server.jobs.runner import JobRunner
 
-    runner = JobRunner(settings, worker_name())
-    try:
-        await job_queue(settings).drain(runner)
-    finally:
-        runner.close()
+    _warm_recogniser = _warm_recogniser or Recogniser()
+    await job_queue(settings).drain(JobRunner(settings, worker_name(), _warm_recogniser))

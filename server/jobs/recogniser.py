@@ -188,7 +188,7 @@ def _recognise(request: Request, engines: dict, progress):
 
     settings = request.settings
     with working_audio(settings, request.recording) as files:
-        key = (request.engine, request.model)
+        key = (request.engine, request.model, settings.device, settings.models_dir)
         if key not in engines:
             engines[key] = load_engine(request.engine, request.model, device=settings.device,
                                        models_dir=settings.models_dir)

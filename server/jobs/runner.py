@@ -32,10 +32,10 @@ def time_limit(settings: Settings, duration: float) -> float:
 
 
 class JobRunner:
-    def __init__(self, settings: Settings, worker: str) -> None:
+    def __init__(self, settings: Settings, worker: str, recogniser: Recogniser | None = None) -> None:
         self.settings = settings
         self.worker = worker
-        self.recogniser = Recogniser()
+        self.recogniser = recogniser or Recogniser()
 
     def close(self) -> None:
         self.recogniser.kill()
