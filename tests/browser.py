@@ -59,7 +59,8 @@ def service(request, tmp_path):
         yield f"http://127.0.0.1:{port}", logins
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        # Graceful: a request still being answered (a suggestion whose classifier is being trained) ends first.
+        process.wait(timeout=30)
 
 
 def launch(playwright):

@@ -183,19 +183,31 @@ async def upload(client, case_id: int, number: int, path: Path, filename: str | 
         )
 
 
+# The domain packages' tests and the `dit` command's open no database of the service's: when scripts/test
+# runs both passes at once, they run in the PostgreSQL pass's process, so that the two take about as long.
+NO_SERVICE_DATABASE = ("tests/transcription/", "tests/diarisation/", "tests/classifier/", "tests/agreement/",
+                       "tests/rating/", "tests/test_cli.py")
+
+
 def pytest_collection_modifyitems(config, items):
     """On PostgreSQL (`DIT_TEST_DATABASE=postgres`) only the tests that open a database run, and those that
     choose their databases themselves (`own_database`): the others would repeat the SQLite pass exactly. When
-    scripts/test runs both passes at once (`DIT_TEST_SPLIT=1`), the `own_database` tests run in the
-    PostgreSQL pass alone, and the tests marked `sqlite_only` (what they show on PostgreSQL, another test
-    shows there) in the SQLite pass alone."""
+    scripts/test runs both passes at once (`DIT_TEST_SPLIT=1`), the `own_database` tests and those of
+    NO_SERVICE_DATABASE run in the PostgreSQL pass's process alone, and the tests marked `sqlite_only` (what
+    they show on PostgreSQL, another test shows there) in the SQLite pass alone."""
     split = os.environ.get("DIT_TEST_SPLIT") == "1"
+
+    def elsewhere(item) -> bool:
+        path = item.path.relative_to(config.rootpath).as_posix()
+        return item.get_closest_marker("own_database") is not None or path.startswith(NO_SERVICE_DATABASE)
+
     if backend() == "postgres":
         kept = [item for item in items
-                if ("settings" in getattr(item, "fixturenames", ()) or item.get_closest_marker("own_database"))
+                if ("settings" in getattr(item, "fixturenames", ()) or item.get_closest_marker("own_database")
+                    or (split and elsewhere(item)))
                 and not (split and item.get_closest_marker("sqlite_only"))]
     elif split:
-        kept = [item for item in items if not item.get_closest_marker("own_database")]
+        kept = [item for item in items if not elsewhere(item)]
     else:
         return
     config.hook.pytest_deselected(items=[item for item in items if item not in kept])

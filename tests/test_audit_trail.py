@@ -97,7 +97,7 @@ async def test_the_trail_is_filtered_and_exported_by_admins_only(people, setting
     assert dated == [row for row in await events(admin) if row["object"] != "audit_trail"]
     assert await events(admin, **{"from": "2000-01-01", "to": "2000-01-31"}) == []
     for bad, message in (({"action": "peek"}, "'action' is one of"), ({"recording": "x"}, "'recording' is a number"),
-                         ({"from": "2026-13-01"}, "'from' is a date")):
+                         ({"from": "2026-13-01"}, "'from' must be a date")):
         refused = await admin.get("/api/audit-events", params=bad)
         assert refused.status_code == 400 and message in refused.json()["error"]
 

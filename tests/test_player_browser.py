@@ -16,6 +16,10 @@ from tests.browser import ARTIFACTS, launch, log_in
 from tests.conftest import CONSENT
 from tests.test_rating_browser import add_second_supervisor, assign_through_the_api
 
+# Every test here opens a rating page, which asks for the on-model suggestion: the classifier is trained
+# in the background from the start.
+pytestmark = pytest.mark.service_env(DIT_WARM_CLASSIFIER="1")
+
 PLAYER = "document.getElementById('player')"
 # Each key with what it should do from 0:00, paused: the time it leaves the player at, and whether playing.
 KEYS = [("l", 5, False), ("Shift+ArrowRight", 10, False), ("j", 5, False), ("Shift+ArrowLeft", 0, False),
@@ -130,8 +134,6 @@ def test_the_transcript_page_answers_the_keyboard_as_the_rating_page_does(servic
 
 @pytest.mark.slow
 @pytest.mark.browser
-# The page shows the on-model suggestion: the classifier is trained in the background from the start.
-@pytest.mark.service_env(DIT_WARM_CLASSIFIER="1")
 def test_evidence_plays_in_the_pages_player_and_no_page_logs_a_script_error(service, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 

@@ -18,6 +18,10 @@ from speechfixtures.recorded import jfk_wav
 from tests.browser import ARTIFACTS, launch, log_in, upload_on_case_page
 from tests.conftest import CONSENT
 
+# Every test here opens a rating page, which asks for the on-model suggestion: the classifier is trained
+# in the background from the start.
+pytestmark = pytest.mark.service_env(DIT_WARM_CLASSIFIER="1")
+
 
 def assign_through_the_api(url: str, password: str, recording_id: int) -> None:
     token = httpx.post(f"{url}/api/token", json={"username": "lead", "password": password}).json()["token"]
@@ -28,8 +32,6 @@ def assign_through_the_api(url: str, password: str, recording_id: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.browser
-# The page shows the on-model suggestion: the classifier is trained in the background from the start.
-@pytest.mark.service_env(DIT_WARM_CLASSIFIER="1")
 def test_a_supervisor_rates_a_session_in_chromium(service):
     from playwright.sync_api import expect, sync_playwright
 

@@ -38,6 +38,7 @@ from rating.phases import Phase
 from rating.scale import Scale
 from server.errors import Invalid
 from server.models import Rating, RatingKind, RatingStatus, Recording, User
+from server.services.parsing import query_date
 
 PHASES = tuple(phase.value for phase in Phase)
 
@@ -102,16 +103,6 @@ class Filters:
         return urlencode(pairs)
 
 
-def _date(params: Mapping[str, str], name: str) -> date | None:
-    raw = (params.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise Invalid(f"'{name}' must be a date as YYYY-MM-DD, not {raw!r}.") from None
-
-
 def parse_filters(params: Mapping[str, str]) -> Filters:
     """The audit's filters from a query string; 400 with the reason for a value that cannot be used."""
     phase = (params.get("phase") or "").strip() or None
@@ -120,7 +111,7 @@ def parse_filters(params: Mapping[str, str]) -> Filters:
     level = (params.get("level") or "").strip() or "interval"
     if level not in LEVELS:
         raise Invalid(f"'level' is one of {', '.join(LEVELS)}, not {level!r}.")
-    start, end = _date(params, "from"), _date(params, "to")
+    start, end = query_date(params, "from"), query_date(params, "to")
     if start and end and start > end:
         raise Invalid(f"'from' ({start}) is after 'to' ({end}).")
     cohort = (params.get("cohort") or "").strip() or None

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from server import access
 from server.errors import Forbidden, Invalid
 from server.models import AuditAction, AuditEvent, User
+from server.services.parsing import query_date
 
 COLUMNS = ("at", "user", "role", "action", "object", "object_id", "case", "recording", "outcome", "status",
            "address", "user_agent")
@@ -32,15 +33,6 @@ def _id(value: str | None, name: str) -> int | None:
     return int(value)
 
 
-def _date(value: str | None, name: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise Invalid(f"'{name}' is a date, YYYY-MM-DD, not {value[:20]!r}.") from None
-
-
 def parse_filters(params) -> Filters:
     """The filters of a query string or form (`from` and `to` are whole days, both included)."""
     action = params.get("action") or None
@@ -49,7 +41,7 @@ def parse_filters(params) -> Filters:
     filters = Filters(recording=_id(params.get("recording"), "recording"), case=_id(params.get("case"), "case"),
                       user=(params.get("user") or "").strip()[:64] or None,
                       action=AuditAction(action) if action else None,
-                      start=_date(params.get("from"), "from"), end=_date(params.get("to"), "to"))
+                      start=query_date(params, "from"), end=query_date(params, "to"))
     if filters.start and filters.end and filters.start > filters.end:
         raise Invalid("'from' is after 'to'.")
     return filters

@@ -95,11 +95,7 @@ async def delete_recording(request: Request) -> JSONResponse:
       403: {description: Not the trainee's own recording, or already rated.}
       410: {description: Deleted already.}
     """
-    user = api_user(request)
-    recording = await access.readable_recording(user, request.path_params["recording_id"])
-    body = await json_body(request)
-    await deletion.delete_recording(settings_of(request), user, recording, body.get("reason"))
-    return JSONResponse(await recording_json(request, recording))
+    return await deleting(request, deletion.delete_recording)
 
 
 async def post_consent_withdrawn(request: Request) -> JSONResponse:
@@ -114,10 +110,15 @@ async def post_consent_withdrawn(request: Request) -> JSONResponse:
       400: {description: No reason.}
       403: {description: Neither the case's trainee nor a course lead.}
     """
+    return await deleting(request, deletion.withdraw_consent)
+
+
+async def deleting(request: Request, action) -> JSONResponse:
+    """`action(settings, user, recording, reason)` with the body's reason; the recording, its tombstone filled in."""
     user = api_user(request)
     recording = await access.readable_recording(user, request.path_params["recording_id"])
     body = await json_body(request)
-    await deletion.withdraw_consent(settings_of(request), user, recording, body.get("reason"))
+    await action(settings_of(request), user, recording, body.get("reason"))
     return JSONResponse(await recording_json(request, recording))
 
 
