@@ -145,8 +145,9 @@ def ffmpeg(*args: str) -> None:
 
 @pytest.fixture(scope="session")
 def long_speech(tmp_path_factory) -> Path:
-    """A minute of varied real speech: long enough to catch a job mid-way."""
-    path, _ = varied_speech(tmp_path_factory.mktemp("long") / "long.wav", 60)
+    """Half a minute of varied real speech: long enough to catch a job mid-way (its recognition and then
+    its speaker labelling take seconds), short enough to be transcribed several times a run."""
+    path, _ = varied_speech(tmp_path_factory.mktemp("long") / "long.wav", 30)
     return path
 
 
