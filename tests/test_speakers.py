@@ -27,6 +27,8 @@ def roles_said(transcript: dict, words: str) -> set:
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only("every transcription job of the PostgreSQL pass writes and reads speakers' JSON there, "
+                         "as the migration tests do speaker corrections; the rest is the same code on both")
 async def test_speakers_are_labelled_corrected_and_kept_across_retranscription(people, settings, dialogue, app):
     path, lines = dialogue
     trainee = people["trainee"]
