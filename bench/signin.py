@@ -43,11 +43,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_service(data_dir: Path) -> tuple[subprocess.Popen, str]:
-    """`dit serve` as the browser tests start it; its log goes to a file (a pipe nobody reads would fill)."""
+def start_service(data_dir: Path, **variables: str) -> tuple[subprocess.Popen, str]:
+    """`dit serve` as the browser tests start it, with `variables` added to its environment; its log goes to a
+    file (a pipe nobody reads would fill)."""
     port = free_port()
     env = {**os.environ, "DIT_DATA_DIR": str(data_dir), "PORT": str(port), "DIT_DEMO_ACCOUNTS": "1",
-           "DIT_MFA_REQUIRED_ROLES": ""}
+           "DIT_MFA_REQUIRED_ROLES": "", **variables}
     env.pop("DIT_DATABASE_URL", None)
     log = (data_dir.parent / "serve.log").open("w")
     # Warnings only: an access-log line per request would be timed too.

@@ -124,6 +124,8 @@ class Settings:
     # Where recordings are kept (see server/storage.py): empty for `recordings_dir`.
     storage_url: str = ""
     s3_variables: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # The master keys (server/security/keyring.py): when set, media and transcripts are stored encrypted.
+    encryption_key_file: Path | None = None
     in_process_worker: bool = True
     # Demo accounts are for a laptop: only `scripts/serve` asks for them.
     demo_accounts: bool = False
@@ -204,6 +206,8 @@ class Settings:
             max_duration=_positive(env, "DIT_MAX_DURATION", DEFAULT_MAX_DURATION),
             storage_url=_storage_url(env, "DIT_STORAGE_URL"),
             s3_variables=s3_variables(env),
+            encryption_key_file=Path(env["DIT_ENCRYPTION_KEY_FILE"]).resolve()
+            if env.get("DIT_ENCRYPTION_KEY_FILE") else None,
             in_process_worker=_flag(env, "DIT_IN_PROCESS_WORKER", True),
             demo_accounts=_flag(env, "DIT_DEMO_ACCOUNTS", False),
             warm_classifier=_flag(env, "DIT_WARM_CLASSIFIER", True),

@@ -173,6 +173,13 @@ class Storage:
                 if not _hidden(meta["path"]):
                     yield _meta(meta)
 
+    async def read_ranges(self, key: str, ranges: list[tuple[int, int]]) -> list[memoryview]:
+        """Byte ranges [start, end) of the object, fetched together (one request per range, in parallel, on
+        S3): a sealed recording's header and the chunks a playback range touches."""
+        found = await obstore.get_ranges_async(self._obstore(), check_key(key), starts=[start for start, _ in ranges],
+                                               ends=[end for _, end in ranges])
+        return [memoryview(part) for part in found]
+
     def download(self, key: str, destination: Path) -> None:
         """Copy the object to a local file (synchronous: for a worker thread or child process).
         FileNotFoundError when there is no such object; a partial copy is never left at `destination`."""

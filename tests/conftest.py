@@ -187,7 +187,7 @@ async def upload(client, case_id: int, number: int, path: Path, filename: str | 
 # The domain packages' tests and the `dit` command's open no database of the service's: when scripts/test
 # runs both passes at once, they run in the PostgreSQL pass's process, so that the two take about as long.
 NO_SERVICE_DATABASE = ("tests/transcription/", "tests/diarisation/", "tests/classifier/", "tests/agreement/",
-                       "tests/rating/", "tests/test_cli.py")
+                       "tests/rating/", "tests/test_cli.py", "tests/test_envelope.py")
 
 
 def pytest_collection_modifyitems(config, items):

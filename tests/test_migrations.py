@@ -143,10 +143,11 @@ async def migrate(settings: Settings, *targets) -> None:
 
 OLD_INSTALLS = {"e096de0": SCHEMA_BEFORE_MIGRATIONS, "1840a3d": SCHEMA_BEFORE_MIGRATIONS_WITH_SPEAKERS}
 # Columns and tables that later migrations add to an old install (0002's speakers, 0004's accounts,
-# 0005's job backoff and worker heartbeats, 0006's audit trail, consent, deletion and confirmed supervision).
+# 0005's job backoff and worker heartbeats, 0006's audit trail, consent, deletion and confirmed supervision,
+# 0007's wrapped data keys).
 NEW_COLUMNS = {"recording": {"speaker_corrections", "consent_date", "consent_confirmed_at", "consent_withdrawn_at",
                              "replaced_at", "media_deleted_at", "transcript_deleted_at", "deleted_at", "deleted_by_id",
-                             "deletion_reason"},
+                             "deletion_reason", "key_id", "data_key"},
                "transcript": {"speakers"},
                "supervisionlog": {"awaiting_confirmation", "confirmed_by_id", "confirmed_at"},
                "user": {"last_sign_in_at", "deactivated_at", "mfa_secret", "mfa_enabled_at", "mfa_last_counter",

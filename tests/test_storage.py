@@ -28,7 +28,10 @@ from tortoise import Tortoise
 
 from server.config import S3_VARIABLES, s3_variables
 from server.models import Recording, TranscriptionJob
-from server.services.recordings import original_key, working_audio
+from server.security.envelope import CHUNK, MAGIC, Envelope, new_data_key
+from server.security.keyring import generate_file
+from server.services.media import SealedMedia, original_key
+from server.services.recordings import working_audio
 from server.services.storage_sweep import sweep_orphans
 from server.storage import Storage, StorageError, storage_for
 from server.web.app import create_app
@@ -49,9 +52,13 @@ def s3_url(s3_server, monkeypatch) -> str:
 
 
 @pytest.fixture
-def settings(settings, s3_url):
-    """Every app in this module keeps its recordings in S3."""
-    return replace(settings, storage_url=s3_url, s3_variables=s3_variables(os.environ))
+def settings(request, settings, s3_url, tmp_path):
+    """Every app in this module keeps its recordings in S3; an `encrypted` test's sealed under a master key."""
+    settings = replace(settings, storage_url=s3_url, s3_variables=s3_variables(os.environ))
+    if request.node.get_closest_marker("encrypted"):
+        generate_file(tmp_path / "master.key")
+        settings = replace(settings, encryption_key_file=tmp_path / "master.key")
+    return settings
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -150,6 +157,20 @@ async def test_keys_cannot_climb_out_of_the_store(storage):
             await storage.head(key)
 
 
+async def test_sealed_ranges_open_only_the_chunks_they_touch(storage, tmp_path):
+    data = os.urandom(3 * 1024 * 1024 + 777)
+    (tmp_path / "plain").write_bytes(data)
+    envelope = Envelope(new_data_key())
+    envelope.seal_file(tmp_path / "plain", tmp_path / "sealed")
+    key = f"{uuid.uuid4()}/original.wav"
+    await storage.put_file(key, tmp_path / "sealed")
+    media = SealedMedia(storage, key, envelope, (await storage.head(key)).size)
+    assert media.size == len(data)
+    # Whole; across one boundary; across several storage requests (16 chunks each); the last byte.
+    for start, end in ((0, len(data)), (CHUNK - 1, CHUNK + 1), (5, 17 * CHUNK + 3), (len(data) - 1, len(data))):
+        assert b"".join([part async for part in media.read(start, end)]) == data[start:end], (start, end)
+
+
 async def test_upload_working_audio_and_playback_on_s3(people, settings, media_files, tmp_path):
     trainee = people["trainee"]
     case_id = await open_case(trainee)
@@ -190,6 +211,30 @@ async def test_upload_working_audio_and_playback_on_s3(people, settings, media_f
     await storage.delete_prefix(recording.storage_key)
     missing = await trainee.get(f"/api/recordings/{body['id']}/media")
     assert missing.status_code == 404 and "missing from storage" in missing.json()["error"]
+
+
+@pytest.mark.encrypted
+async def test_a_sealed_recording_in_s3_plays_through_the_app_and_opens_for_the_worker(people, settings, media_files,
+                                                                                      tmp_path):
+    trainee = people["trainee"]
+    case_id = await open_case(trainee)
+    body = (await upload(trainee, case_id, 2, media_files["wav"])).json()
+    recording = await Recording.get(id=body["id"])
+    storage = storage_for(settings)
+    stored = tmp_path / "stored"
+    await asyncio.to_thread(storage.download, original_key(recording), stored)
+    assert stored.read_bytes().startswith(MAGIC) and list(settings.incoming_dir.iterdir()) == []
+
+    # Played through the app, not redirected to the bucket (which holds only ciphertext); Range as ever.
+    original = media_files["wav"].read_bytes()
+    whole = await trainee.get(f"/api/recordings/{body['id']}/media")
+    assert whole.status_code == 200 and whole.content == original
+    start, end = len(original) // 3, 2 * len(original) // 3
+    part = await trainee.get(f"/api/recordings/{body['id']}/media", headers={"Range": f"bytes={start}-{end}"})
+    assert part.status_code == 206 and part.content == original[start:end + 1]
+    with working_audio(settings, recording) as files:
+        assert sha256_of(files.original) == body["sha256"]
+    assert list(settings.scratch_dir.iterdir()) == []
 
 
 @pytest.mark.slow

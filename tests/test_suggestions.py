@@ -91,7 +91,7 @@ async def test_suggestions_for_raters_and_judgements_feed_training(people, setti
     assert (await trainee.post(f"/api/recordings/{rid}/suggestion/judgements",
                                json={"segment": 0, "label": "ipaf_reference", "agree": True})).status_code == 403
 
-    examples = await supervisor_examples()
+    examples = await supervisor_examples(settings)
     assert [(e.case_id, e.ipaf_reference, e.source) for e in examples] == [("DIT-001", False, "supervisor")]
     assert examples[0].utterance == transcript["segments"][0]["text"]
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 
-from server.cli import accounts, service, tools
+from server.cli import accounts, keys, service, tools
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dit", description="DIT supervision and adherence-rating platform.")
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (service, accounts, tools):
+    for module in (service, accounts, keys, tools):
         module.add_commands(commands)
     return parser
 

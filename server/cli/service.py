@@ -23,12 +23,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
                          "transcription worker: set DIT_IN_PROCESS_WORKER=0 and run `dit worker` beside them.")
     import uvicorn
 
+    from server.security.keyring import KeyringError
+    from server.services.encryption import check_keyring
     from server.web.app import create_app
     from server.web.metrics import multiprocess_directory
 
     # Forwarded headers are believed from the configured proxies only; without any, from no one.
     proxies = ({"proxy_headers": True, "forwarded_allow_ips": list(settings.trusted_proxies)}
                if settings.trusted_proxies else {"proxy_headers": False})
+    try:
+        check_keyring(settings)
+    except KeyringError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     options = {"host": settings.host, "port": settings.port, "log_level": args.log_level, "server_header": False,
                **proxies}
     if processes == 1:
@@ -47,8 +54,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = Settings.from_env().prepare()
 
     async def work() -> int:
+        from server.services.encryption import check_keyring
         from server.services.storage_sweep import keep_swept
 
+        check_keyring(settings)
         loop = asyncio.get_running_loop()
         task = asyncio.create_task(run_worker(settings, asyncio.Event()))
         # What a crash left half-written (this machine's scratch directories, orphaned objects), swept
@@ -78,6 +87,7 @@ def with_database(work) -> int:
     refusal from a service (no such supervisor, a name already taken) is printed, with status 1."""
     from server.db import MigrationFailed, database
     from server.errors import DomainError
+    from server.security.keyring import KeyringError
 
     settings = Settings.from_env().prepare()
 
@@ -87,7 +97,7 @@ def with_database(work) -> int:
 
     try:
         return asyncio.run(main())
-    except MigrationFailed as exc:
+    except (MigrationFailed, KeyringError) as exc:
         print(exc, file=sys.stderr)
         return 1
     except DomainError as exc:

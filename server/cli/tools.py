@@ -98,7 +98,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 def _supervisor_examples():
     from server.services.suggestions import supervisor_examples
 
-    return with_database(supervisor_examples)
+    return with_database(lambda: supervisor_examples(Settings.from_env().prepare()))
 
 
 def cmd_classifier_train(args: argparse.Namespace) -> int:

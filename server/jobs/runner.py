@@ -16,6 +16,7 @@ from server.jobs import records
 from server.jobs.recogniser import Recogniser, RecognitionFailed, Request
 from server.models import JobStatus, Recording, Transcript, TranscriptionJob
 from server.services.speakers import trainee_voiceprint
+from server.services.transcripts import sealed
 from transcription.formats import clock
 
 log = logging.getLogger("dit.jobs")
@@ -110,8 +111,10 @@ class JobRunner:
             if not finished:
                 log.info("job %d was taken back while running; result discarded", job.id)
                 return None
+            recording = await Recording.get(id=recording_id)
             await Transcript.filter(recording_id=recording_id).delete()
             await Transcript.create(recording_id=recording_id, language=transcript.language, engine=transcript.engine,
-                                    model=transcript.model, data=transcript.to_dict(), speakers=speakers)
+                                    model=transcript.model, data=sealed(self.settings, recording, transcript.to_dict()),
+                                    speakers=speakers)
         log.info("job %d done: %d segments", job.id, len(transcript.segments))
         return JobStatus.DONE

@@ -1,5 +1,6 @@
 """Training cases, their sessions and recordings, transcripts and IPAF versions. Clinical content
-(transcripts) lives only in Transcript.data."""
+(transcripts) lives only in Transcript.data, sealed under the recording's data key when a master key
+is configured."""
 
 from __future__ import annotations
 
@@ -89,6 +90,10 @@ class Recording(Model):
         "models.User", related_name="deletions", null=True, on_delete=fields.SET_NULL
     )
     deletion_reason = fields.TextField(default="", db_default="")
+    # Encryption at rest (server/services/encryption.py): the recording's own data key, wrapped by the master
+    # key `key_id` names. Both null: stored in the clear. Data key null under a key id: destroyed on deletion.
+    key_id = fields.CharField(max_length=16, null=True)
+    data_key = fields.BinaryField(null=True)
 
 
 class Transcript(Model):

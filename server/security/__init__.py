@@ -1,5 +1,6 @@
 """Secrets and their checks, as pure functions (no database, no HTTP): passwords and their policy,
-one-time secrets and tokens, CSRF tokens, TOTP, recovery codes."""
+one-time secrets and tokens, CSRF tokens, TOTP, recovery codes. Encryption at rest is in `envelope`
+(the sealed format) and `keyring` (the master keys), imported from there."""
 
 from server.security.passwords import hash_password, password_needs_rehash, password_problem, verify_password
 from server.security.recovery import new_recovery_codes, use_recovery_code

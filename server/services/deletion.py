@@ -3,7 +3,8 @@ they are due under the retention schedule (server/services/retention.py).
 
 Files go from storage, the transcript row from the database; the recording's row stays as the tombstone
 (what, when, why, by whom), and its ratings keep their scores, which are training records, but lose the
-evidence moments that pointed into the transcript. A job still queued or running for the recording is
+evidence moments that pointed into the transcript. Once neither media nor transcript is kept, the
+recording's data key is destroyed (crypto-shredding: copies of its sealed files are unreadable). A job still queued or running for the recording is
 ended, so that no transcript is written after it was deleted.
 """
 
@@ -18,6 +19,7 @@ from server.clock import now
 from server.config import Settings
 from server.errors import Conflict, Gone, Invalid
 from server.models import ClassifierJudgement, JobStatus, Rating, Recording, Transcript, TranscriptionJob, User
+from server.services.encryption import shred_when_emptied
 from server.storage import storage_for
 
 log = logging.getLogger("dit.deletion")
@@ -47,6 +49,7 @@ async def delete_media(settings: Settings, recording: Recording) -> None:
         await storage_for(settings).delete_prefix(recording.storage_key)
         recording.media_deleted_at = now()
         await Recording.filter(id=recording.id).update(media_deleted_at=recording.media_deleted_at)
+    await shred_when_emptied(recording)
 
 
 async def delete_transcript(recording: Recording) -> None:
@@ -62,6 +65,7 @@ async def delete_transcript(recording: Recording) -> None:
         await ClassifierJudgement.filter(recording_id=recording.id).delete()
         await Rating.filter(recording_id=recording.id).update(evidence={})
         await Recording.filter(id=recording.id).update(transcript_deleted_at=recording.transcript_deleted_at)
+        await shred_when_emptied(recording)
 
 
 async def _delete_all(settings: Settings, actor: User, recording: Recording, reason: str, **marks) -> None:

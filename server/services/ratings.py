@@ -143,7 +143,7 @@ async def save_draft(user: User, recording: Recording, body: dict, scale: Scale,
     access.require_may_rate(user, settings)
     rating = await my_rating(user, recording, scale)
     check_editable(rating, scale)
-    fields = parse_rating_body(body, scale, rating.phase, await segment_count(recording))
+    fields = parse_rating_body(body, scale, rating.phase, await segment_count(settings, recording))
     for name, value in fields.items():
         setattr(rating, name, value)
     await rating.save()
@@ -237,7 +237,8 @@ async def release(user: User, recording: Recording) -> Rating:
     return official
 
 
-async def consensus(user: User, recording: Recording, scale: Scale, body: dict | None = None) -> Rating:
+async def consensus(user: User, recording: Recording, scale: Scale, settings: Settings,
+                    body: dict | None = None) -> Rating:
     """The adjudicated consensus of a double-rated tape, begun from the items the raters agreed on;
     `body`, when given, is saved into the draft."""
     access.require_adjudicator(user, recording)
@@ -256,7 +257,7 @@ async def consensus(user: User, recording: Recording, scale: Scale, body: dict |
     await rating.fetch_related("rater")
     if body is not None:
         check_editable(rating, scale)
-        fields = parse_rating_body(body, scale, rating.phase, await segment_count(recording))
+        fields = parse_rating_body(body, scale, rating.phase, await segment_count(settings, recording))
         for name, value in fields.items():
             setattr(rating, name, value)
         rating.rater = user

@@ -16,6 +16,7 @@ from tortoise.connection import get_connection
 
 from server.config import Settings
 from server.jobs.workers import fresh_workers
+from server.services.encryption import check_keyring
 from server.storage import storage_for
 
 # A load balancer probes every few seconds: a dependency slower than this is as good as down to it.
@@ -53,6 +54,12 @@ async def worker_beating(settings: Settings) -> None:
         raise WorkerSilent
 
 
+async def keys_readable(settings: Settings) -> None:
+    """The master key file still opens (a process started with it would refuse every encrypted read and
+    upload, were it removed or its mode widened since)."""
+    await asyncio.to_thread(check_keyring, settings)
+
+
 class WorkerSilent(Exception):
     """No worker has beaten within the stale window."""
 
@@ -69,6 +76,10 @@ def worker_in_process(settings: Settings) -> bool:
     return settings.in_process_worker
 
 
+def encrypting(settings: Settings) -> bool:
+    return settings.encryption_key_file is not None
+
+
 @dataclass(frozen=True)
 class Check:
     name: str
@@ -81,6 +92,7 @@ CHECKS = [
     Check("storage", storage_writable),
     Check("queue", queue_answers, on_postgres),
     Check("workers", worker_beating, worker_in_process),
+    Check("encryption", keys_readable, encrypting),
 ]
 
 

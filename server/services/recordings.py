@@ -25,6 +25,8 @@ from server.config import Settings
 from server.errors import Conflict, Gone, Invalid, Unprocessable
 from server.models import Case, JobStatus, Recording, TherapySession, TranscriptionJob, User
 from server.services.consent import Consent
+from server.services.encryption import new_recording_key, wrapped_fields
+from server.services.media import download_original, store_original
 from server.storage import storage_for
 from server.workdirs import workdir
 from transcription.formats import clock
@@ -62,11 +64,6 @@ def media_type_for(info: MediaInfo, filename: str) -> tuple[str, str]:
     return "bin", "application/octet-stream"
 
 
-def original_key(recording: Recording) -> str:
-    """The original upload's key in storage (see server/storage.py)."""
-    return f"{recording.storage_key}/{recording.original_file}"
-
-
 @dataclass(frozen=True)
 class WorkingAudio:
     """Local files a worker reads one recording from: the original upload (its channels tell the
@@ -79,14 +76,14 @@ class WorkingAudio:
 @contextlib.contextmanager
 def working_audio(settings: Settings, recording: Recording) -> Iterator[WorkingAudio]:
     """The recording's audio as local files for the length of one job: the original, downloaded from
-    storage into a scratch directory, and its 16 kHz mono WAV, made there. The directory is removed
+    storage into a scratch directory (and opened there, when sealed), and its 16 kHz mono WAV, made there. The directory is removed
     afterwards whatever happens (and, if the process dies, by the storage sweep). The one seam
     between the worker and where recordings are kept; plain synchronous code, for a worker thread or
     child process. FileNotFoundError when the original is missing from storage, MediaError when it
     cannot be decoded."""
     with workdir(settings.scratch_dir) as scratch:
         original = scratch / recording.original_file
-        storage_for(settings).download(original_key(recording), original)
+        download_original(settings, recording, original)
         audio = scratch / AUDIO_FILE
         normalise(original, audio, limit=settings.max_duration)
         yield WorkingAudio(original, audio)
@@ -136,8 +133,9 @@ def check_media(path: Path, max_duration: int) -> MediaInfo:
 
 async def accept_recording(settings: Settings, staged: Staging, received: ReceivedFile, case: Case, number: int,
                            uploader: User, consent: Consent) -> Recording:
-    """Probe what was received into `staged`, store it, then make it the session's current recording (the one
-    it replaces is marked replaced: its media is kept for DIT_RETAIN_REPLACED_DAYS)."""
+    """Probe what was received into `staged`, store it (sealed under a new data key, when a master key is
+    configured), then make it the session's current recording (the one it replaces is marked replaced: its
+    media is kept for DIT_RETAIN_REPLACED_DAYS)."""
     access.require_uploader(uploader, case)
     if received.size == 0:
         raise Invalid("The file is empty.")
@@ -145,7 +143,8 @@ async def accept_recording(settings: Settings, staged: Staging, received: Receiv
     extension, media_type = media_type_for(info, received.filename or "")
     original_file = f"{ORIGINAL}.{extension}"
     storage = storage_for(settings)
-    await storage.put_file(f"{staged.storage_key}/{original_file}", staged.upload)
+    data_key = new_recording_key(settings)
+    await store_original(settings, f"{staged.storage_key}/{original_file}", staged.upload, data_key)
     try:
         async with in_transaction():
             session, _ = await TherapySession.get_or_create(case=case, number=number)
@@ -164,6 +163,7 @@ async def accept_recording(settings: Settings, staged: Staging, received: Receiv
                 sample_rate=info.sample_rate,
                 consent_date=consent.given_on,
                 consent_confirmed_at=now(),
+                **wrapped_fields(settings, data_key, staged.storage_key),
             )
             await queue_transcription(recording, settings)
     except BaseException:

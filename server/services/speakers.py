@@ -12,9 +12,10 @@ import numpy as np
 
 from server import access
 from server.clock import now
+from server.config import Settings
 from server.errors import Conflict, Invalid
 from server.models import Recording, Transcript, User
-from server.services.transcripts import stored_transcript
+from server.services.transcripts import opened, sealed, stored_transcript
 from transcription.roles import (
     ROLES,
     Correction,
@@ -69,11 +70,13 @@ async def correctable(user: User, recording_id: int) -> tuple[Recording, Transcr
     return recording, row
 
 
-async def save_correction(recording: Recording, row: Transcript, correction: Correction, by: User) -> dict:
+async def save_correction(settings: Settings, recording: Recording, row: Transcript, correction: Correction,
+                          by: User) -> dict:
     """Apply the correction to the stored transcript and keep it, with who made it and when, on the recording."""
     speakers = dict(row.speakers or {})
     roles = RoleAssignment.from_dict(speakers["roles"]) if speakers.get("roles") else None
-    row.data = apply_corrections(TranscriptData.from_dict(row.data), [correction], roles).to_dict()
+    data = apply_corrections(TranscriptData.from_dict(opened(settings, recording, row)), [correction], roles).to_dict()
+    row.data = sealed(settings, recording, data)
     if correction.kind == CorrectionKind.THERAPIST_AT and roles is not None:
         speakers["roles"] = swap_assignment(roles).to_dict()
         row.speakers = speakers
@@ -81,16 +84,16 @@ async def save_correction(recording: Recording, row: Transcript, correction: Cor
     await Recording.filter(id=recording.id).update(
         speaker_corrections=[*recording.speaker_corrections,
                              {**correction.to_dict(), "by": by.username, "at": now().isoformat()}])
-    return row.data
+    return data
 
 
-async def swap(user: User, recording_id: int) -> dict:
+async def swap(settings: Settings, user: User, recording_id: int) -> dict:
     recording, row = await correctable(user, recording_id)
     try:
-        correction = swap_roles(TranscriptData.from_dict(row.data))
+        correction = swap_roles(TranscriptData.from_dict(opened(settings, recording, row)))
     except ValueError as exc:
         raise Conflict(str(exc)) from exc
-    return await save_correction(recording, row, correction, user)
+    return await save_correction(settings, recording, row, correction, user)
 
 
 def speaker_correction(start, end, speaker) -> Correction:

@@ -3,7 +3,7 @@
 - `case.json`: the case, its IPAF versions, every recording (consent, what was deleted and why) with its
   ratings (scores, comments, evidence) and their history;
 - `transcripts/session-NN-recording-ID.json`: each transcript still held;
-- `media/session-NN-recording-ID.<ext>`: each original still held;
+- `media/session-NN-recording-ID.<ext>`: each original still held (opened, when stored sealed);
 - `audit.csv`: every audit row about the case.
 """
 
@@ -18,11 +18,11 @@ from pathlib import Path
 
 from server import access
 from server.config import Settings
-from server.models import Case, CaseIpaf, Rating, RatingEvent, Recording, Transcript, User
+from server.models import Case, CaseIpaf, Rating, RatingEvent, Recording, User
 from server.services import audit_log
-from server.services.recordings import original_key
+from server.services.media import download_original
 from server.services.suggestions import ipaf_json
-from server.storage import storage_for
+from server.services.transcripts import transcript_dict
 
 
 def _iso(value) -> str | None:
@@ -73,32 +73,29 @@ async def write_case_archive(settings: Settings, user: User, case: Case, path: P
         "ipaf_versions": [ipaf_json(v) for v in await CaseIpaf.filter(case=case).order_by("version")],
         "recordings": [await _recording_json(r) for r in recordings],
     }
-    transcripts = {row.recording_id: row.data
-                   for row in await Transcript.filter(recording_id__in=[r.id for r in recordings])}
+    transcripts = {r.id: await transcript_dict(settings, r) for r in recordings}
     audit = io.StringIO()
     writer = csv.writer(audit, lineterminator="\n")
     writer.writerow(audit_log.COLUMNS)
     for event in reversed(await audit_log.events(audit_log.Filters(case=case.id), limit=None)):
         row = audit_log.row(event)
         writer.writerow(["" if row[c] is None else row[c] for c in audit_log.COLUMNS])
-    media = [(f"media/{_name(r)}{Path(r.original_file).suffix}", original_key(r)) for r in recordings
-             if r.media_deleted_at is None]
+    media = [(f"media/{_name(r)}{Path(r.original_file).suffix}", r) for r in recordings if r.media_deleted_at is None]
     await asyncio.to_thread(_write, settings, path, document, transcripts, recordings, audit.getvalue(), media)
 
 
 def _write(settings: Settings, path: Path, document: dict, transcripts: dict, recordings: list[Recording],
-           audit: str, media: list[tuple[str, str]]) -> None:
-    storage = storage_for(settings)
+           audit: str, media: list[tuple[str, Recording]]) -> None:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("case.json", json.dumps(document, indent=2, ensure_ascii=False))
         for recording in recordings:
-            if recording.id in transcripts:
+            if transcripts[recording.id] is not None:
                 archive.writestr(f"transcripts/{_name(recording)}.json",
                                  json.dumps(transcripts[recording.id], ensure_ascii=False))
         archive.writestr("audit.csv", audit)
-        for name, key in media:
+        for name, recording in media:
             local = path.parent / "media-file"
-            storage.download(key, local)
+            download_original(settings, recording, local)
             # Media is compressed already.
             archive.write(local, name, compress_type=zipfile.ZIP_STORED)
             local.unlink()

@@ -30,7 +30,7 @@ from server.models import (
     Recording,
     User,
 )
-from server.services.transcripts import stored_transcript
+from server.services.transcripts import transcript_dict
 
 
 def classifier_dir(settings: Settings) -> Path:
@@ -107,18 +107,18 @@ async def add_ipaf(user: User, case: Case, body: dict) -> CaseIpaf:
 
 async def suggestion_for(user: User, recording: Recording, model: SuggestionModel) -> dict:
     await access.require_may_see_suggestion(user, recording)
-    transcript = await stored_transcript(recording)
+    transcript = await transcript_dict(model.settings, recording)
     if transcript is None:
         raise Conflict("There is no transcript to classify yet.")
     row = await ipaf_for_session(recording.session.case_id, recording.session.number)
     if row is None:
         raise Conflict("Record the case's IPAF first: the suggestion is judged against it.")
     classifier = await model.get()
-    result = await asyncio.to_thread(classifier.classify, transcript.data, as_ipaf(row), recording.session.phase)
+    result = await asyncio.to_thread(classifier.classify, transcript, as_ipaf(row), recording.session.phase)
     return {**result, "ipaf": ipaf_json(row), "note": "A suggestion to guide listening, never a score."}
 
 
-async def record_judgement(user: User, recording: Recording, body: dict) -> dict:
+async def record_judgement(settings: Settings, user: User, recording: Recording, body: dict) -> dict:
     """A rater agreeing or disagreeing with one suggestion; kept as training data."""
     await access.require_may_judge_suggestion(user, recording)
     label = body.get("label")
@@ -126,8 +126,8 @@ async def record_judgement(user: User, recording: Recording, body: dict) -> dict
         raise Invalid(f"'label' is one of {', '.join(LABELS)}.")
     if not isinstance(body.get("agree"), bool) or not isinstance(body.get("suggested", True), bool):
         raise Invalid("'agree' (and 'suggested', if given) must be true or false.")
-    transcript = await stored_transcript(recording)
-    segments = transcript.data["segments"] if transcript else []
+    transcript = await transcript_dict(settings, recording)
+    segments = transcript["segments"] if transcript else []
     index = body.get("segment")
     if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(segments):
         raise Invalid("'segment' must be the number of a segment of this transcript.")
@@ -137,15 +137,15 @@ async def record_judgement(user: User, recording: Recording, body: dict) -> dict
     return {"segment": index, "label": label, "value": value}
 
 
-async def supervisor_examples() -> list[Example]:
+async def supervisor_examples(settings: Settings) -> list[Example]:
     """Every judgement and every evidence mark made while rating, as training examples."""
     examples: list[Example] = []
     transcripts: dict[int, list] = {}
 
     async def context(recording: Recording):
         if recording.id not in transcripts:
-            row = await stored_transcript(recording)
-            transcripts[recording.id] = row.data["segments"] if row else []
+            data = await transcript_dict(settings, recording)
+            transcripts[recording.id] = data["segments"] if data else []
         ipaf = await ipaf_for_session(recording.session.case_id, recording.session.number)
         return transcripts[recording.id], ipaf
 

@@ -24,6 +24,7 @@ from server.db import close_database, open_database
 from server.errors import DomainError, MfaEnrolmentRequired
 from server.jobs import run_worker
 from server.services.demo import create_demo_accounts, format_demo_notice
+from server.services.encryption import check_keyring
 from server.services.storage_sweep import keep_swept
 from server.services.suggestions import SuggestionModel
 from server.storage import storage_for
@@ -71,6 +72,8 @@ def _log_worker_end(task: asyncio.Task) -> None:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = (settings or Settings.from_env()).prepare()
+    # A key file that cannot be used stops the service before it accepts an upload it could not seal.
+    check_keyring(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):

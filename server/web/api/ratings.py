@@ -182,7 +182,7 @@ async def consensus_draft(request: Request) -> JSONResponse:
     recording = await access.readable_recording(user, request.path_params["recording_id"])
     access.require_adjudicator(user, recording)
     body = await json_body(request) if request.method == "PUT" else None
-    rating = await ratings.consensus(user, recording, scale_of(request), body)
+    rating = await ratings.consensus(user, recording, scale_of(request), settings_of(request), body)
     return JSONResponse(ratings.rating_json(rating, scale_of(request), rater_label="Consensus"))
 
 

@@ -9,16 +9,15 @@ from starlette.routing import Route
 from server import access, audit_trail
 from server.errors import Invalid, NotFound
 from server.models import AuditAction
-from server.services import deletion, recordings, speakers
+from server.services import deletion, media, recordings, speakers
 from server.services.cases import check_session_number
 from server.services.transcripts import read_transcript
 from server.storage import storage_for
+from server.web.byte_ranges import ranged_response
 from server.web.deps import api_user, json_body, settings_of
 from server.web.serialise import recording_json
 from server.web.uploads import receive_recording
 from transcription.formats import FORMATS, MEDIA_TYPES
-
-MISSING = "The recording's file is missing from storage."
 
 
 async def upload_recording(request: Request) -> JSONResponse:
@@ -137,7 +136,7 @@ async def get_transcript(request: Request) -> Response:
     if fmt not in FORMATS:
         raise Invalid(f"Unknown format '{fmt}'; use one of {', '.join(FORMATS)}.")
     recording = await access.readable_recording(api_user(request), request.path_params["recording_id"])
-    transcript = await read_transcript(recording)
+    transcript = await read_transcript(settings_of(request), recording)
     headers = {"Cache-Control": "no-store"}
     if request.query_params.get("download"):
         audit_trail.note(action=AuditAction.DOWNLOAD)
@@ -149,25 +148,29 @@ async def get_transcript(request: Request) -> Response:
 async def get_media(request: Request) -> Response:
     """
     summary: The original recording, for playback (supports HTTP range requests).
-    description: With S3 storage, a redirect to a short-lived presigned address, where ranges work as here.
+    description: "Stored in the clear on S3: a redirect to a short-lived presigned address, where ranges work as here. Stored encrypted (DIT_ENCRYPTION_KEY_FILE): always served here, opening only the chunks a range touches."
     responses:
       200: {description: The media file.}
       206: {description: A byte range of it.}
-      307: {description: "S3 storage: the presigned address to fetch it (and its ranges) from."}
+      307: {description: "S3 storage, in the clear: the presigned address to fetch it (and its ranges) from."}
+      416: {description: The range starts past the end.}
       410: {description: Deleted (on demand, withdrawn consent, or the retention schedule).}
     """
     recording = await access.readable_recording(api_user(request), request.path_params["recording_id"])
     recordings.require_media(recording)
-    storage = storage_for(settings_of(request))
-    key = recordings.original_key(recording)
     headers = {"Cache-Control": "private, no-store"}
+    sealed = await media.sealed_media(settings_of(request), recording)
+    if sealed is not None:
+        return ranged_response(request, sealed.size, sealed.read, recording.media_type, headers)
+    storage = storage_for(settings_of(request))
+    key = media.original_key(recording)
     path = storage.local_path(key)
     if path is not None:
         if not path.exists():
-            raise NotFound(MISSING)
+            raise NotFound(media.MISSING)
         return FileResponse(path, media_type=recording.media_type, headers=headers)
     if await storage.head(key) is None:
-        raise NotFound(MISSING)
+        raise NotFound(media.MISSING)
     return RedirectResponse(storage.presigned_url(key), status_code=307, headers=headers)
 
 
@@ -178,7 +181,7 @@ async def post_swap(request: Request) -> JSONResponse:
       200: {description: The corrected transcript.}
       409: {description: No transcript yet, or no patient to swap with.}
     """
-    return JSONResponse(await speakers.swap(api_user(request), request.path_params["recording_id"]))
+    return JSONResponse(await speakers.swap(settings_of(request), api_user(request), request.path_params["recording_id"]))
 
 
 async def post_speaker(request: Request) -> JSONResponse:
@@ -196,7 +199,8 @@ async def post_speaker(request: Request) -> JSONResponse:
     recording, row = await speakers.correctable(api_user(request), request.path_params["recording_id"])
     body = await json_body(request)
     correction = speakers.speaker_correction(body.get("start"), body.get("end"), body.get("speaker"))
-    return JSONResponse(await speakers.save_correction(recording, row, correction, api_user(request)))
+    return JSONResponse(await speakers.save_correction(settings_of(request), recording, row, correction,
+                                                         api_user(request)))
 
 
 RECORDING = "/recordings/{recording_id:int}"

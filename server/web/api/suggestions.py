@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from server import access
 from server.services import suggestions
-from server.web.deps import api_user, json_body
+from server.web.deps import api_user, json_body, settings_of
 
 
 async def get_suggestion(request: Request) -> JSONResponse:
@@ -36,7 +36,7 @@ async def post_judgement(request: Request) -> JSONResponse:
     user = api_user(request)
     recording = await access.readable_recording(user, request.path_params["recording_id"])
     await access.require_may_judge_suggestion(user, recording)
-    judgement = await suggestions.record_judgement(user, recording, await json_body(request))
+    judgement = await suggestions.record_judgement(settings_of(request), user, recording, await json_body(request))
     return JSONResponse(judgement, status_code=201)
 
 

@@ -56,7 +56,7 @@ async def rate_page(request: Request) -> Response:
     scale = scale_of(request)
     settings = settings_of(request)
     rating = await my_rating(user, recording, scale)
-    segments = await transcript_segments(recording)
+    segments = await transcript_segments(settings_of(request), recording)
     notice = None
     if rating.status == RatingStatus.SUBMITTED:
         pass
@@ -98,7 +98,7 @@ async def ratings_page(request: Request) -> Response:
     submitted_individual = [r for r in ratings if r["kind"] == RatingKind.INDIVIDUAL and r["status"] == RatingStatus.SUBMITTED]
     official = next((r for r in ratings if r["id"] == data["official"]), None)
     can_read = await access.may_read_trainee(user, recording.session.case.trainee_id)
-    segments = await transcript_segments(recording)
+    segments = await transcript_segments(settings_of(request), recording)
     phase = recording.session.phase.value
     return render(
         request,
@@ -142,7 +142,7 @@ async def adjudicate_page(request: Request) -> Response:
     agreed = {row["item"]: next(iter(row["scores"].values())) for row in data["comparison"] if not row["differs"]}
     start = consensus or {"scores": {k: v for k, v in agreed.items() if v is not None}, "comments": {},
                           "evidence": {}, "overall_comment": "", "status": RatingStatus.DRAFT.value, "updated_at": ""}
-    segments = await transcript_segments(recording)
+    segments = await transcript_segments(settings_of(request), recording)
     notes = {}
     for r in individual:
         for item_id in set(r["comments"]) | set(r["evidence"]):

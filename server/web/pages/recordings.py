@@ -24,7 +24,7 @@ async def recording_page(request: Request, error: str | None = None, status_code
     job = await recordings.latest_job(recording)
     transcript = speaker_info = None
     if job is not None and job.status == JobStatus.DONE and recording.transcript_deleted_at is None:
-        transcript = await read_transcript(recording)
+        transcript = await read_transcript(settings_of(request), recording)
         speaker_info = (await stored_transcript(recording)).speakers
     assigned = await assignments.assignments_of(recording)
     assignable = []
@@ -90,7 +90,7 @@ async def swap_speakers_form(request: Request) -> Response:
     user = page_user(request)
     await checked_form(request)
     try:
-        await speakers.swap(user, request.path_params["recording_id"])
+        await speakers.swap(settings_of(request), user, request.path_params["recording_id"])
     except DomainError as exc:
         if exc.status_code != 409:
             raise
@@ -111,7 +111,7 @@ async def speaker_form(request: Request) -> Response:
         correction = speakers.speaker_correction(start, end, None if role == "unknown" else role)
     except DomainError as exc:
         return await recording_page(request, error=exc.detail, status_code=exc.status_code)
-    await speakers.save_correction(recording, row, correction, user)
+    await speakers.save_correction(settings_of(request), recording, row, correction, user)
     return redirect(request, "recording", query="speakers=edit", fragment=f"t={correction.start:g}",
                     recording_id=recording.id)
 
