@@ -41,7 +41,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from rating.classifier_features import PAIR_COLUMNS, IpafEcho, echoes, normalise, pairs_frame
-from rating.classifier_session import EVIDENCE_THRESHOLD, is_patient, session_verdict
+from rating.classifier_session import EVIDENCE_THRESHOLD, is_scored, session_verdict
 from rating.phases import Phase
 
 LABELS = ("ipaf_reference", "transference_link")
@@ -193,9 +193,9 @@ class OnModelClassifier:
 
     def predict_segments(self, transcript: Mapping, ipaf: Ipaf) -> list[dict]:
         """`{"index", "ipaf_reference", "transference_link"}` for every segment of a transcript; the
-        patient's segments get None, and without speakers every segment is scored."""
+        patient's segments and inaudible stretches get None, and without speakers every segment is scored."""
         segments = transcript["segments"]
-        scored = [index for index, segment in enumerate(segments) if not is_patient(segment)]
+        scored = [index for index, segment in enumerate(segments) if is_scored(segment)]
         results = [{"index": index, "ipaf_reference": None, "transference_link": None}
                    for index in range(len(segments))]
         if scored:

@@ -87,6 +87,12 @@ def is_patient(segment: Mapping) -> bool:
     return str(segment.get("speaker") or "").strip().lower() == "patient"
 
 
+def is_scored(segment: Mapping) -> bool:
+    """What may be the therapist's words: not the patient's, and not a stretch marked inaudible (its text
+    only says where to listen)."""
+    return not is_patient(segment) and not segment.get("inaudible")
+
+
 def session_verdict(transcript: Mapping, segment_scores: Sequence[Mapping], phase: Phase | str | None) -> dict:
     """{"verdict", "reasons", "evidence", "off_model_markers"} for one session. `segment_scores` is what
     `OnModelClassifier.predict_segments` returns; patient turns (scores of None) are not the therapist's
@@ -127,7 +133,7 @@ def _count(transcript: Mapping, segment_scores: Sequence[Mapping]) -> _Counts:
     ipaf = [score["index"] for score in scored if score["ipaf_reference"] >= EVIDENCE_THRESHOLD]
     links = [score["index"] for score in scored if score["transference_link"] >= EVIDENCE_THRESHOLD]
     thirds = {min(int(3 * segments[index]["start"] / duration), 2) for index in ipaf} if duration else set()
-    therapist = [index for index, segment in enumerate(segments) if not is_patient(segment)]
+    therapist = [index for index, segment in enumerate(segments) if is_scored(segment)]
     markers = []
     for index in therapist:
         segment = segments[index]

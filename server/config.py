@@ -117,6 +117,8 @@ class Settings:
     model: str = DEFAULT_MODEL
     # "resemblyzer" (bundled), a .pt file of Resemblyzer-shaped weights, or a local SpeechBrain model directory.
     speaker_encoder: str = "resemblyzer"
+    # faster-whisper: speech chunks decoded at once (BatchedInferencePipeline); 0 decodes window after window.
+    batch_size: int = 4
     device: str = "auto"
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     # Recordings longer than this many seconds are refused at upload, before any decoding.
@@ -201,6 +203,7 @@ class Settings:
             engine=env.get("DIT_ENGINE") or DEFAULT_ENGINE,
             model=env.get("DIT_MODEL") or DEFAULT_MODEL,
             speaker_encoder=env.get("DIT_SPEAKER_ENCODER") or "resemblyzer",
+            batch_size=_int(env, "DIT_BATCH_SIZE", 4),
             device=env.get("DIT_DEVICE") or "auto",
             max_upload_bytes=_int(env, "DIT_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
             max_duration=_positive(env, "DIT_MAX_DURATION", DEFAULT_MAX_DURATION),

@@ -7,14 +7,27 @@ import jiwer
 from speechfixtures.dialogue import Line
 from transcription.transcript import Transcript
 
+NORMALISE = jiwer.Compose([
+    jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip(),
+    jiwer.ReduceToListOfListOfWords(),
+])
+
 
 def wer(reference: str, hypothesis: str) -> float:
     """Word error rate, ignoring case and punctuation."""
-    normalise = jiwer.Compose([
-        jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip(),
-        jiwer.ReduceToListOfListOfWords(),
-    ])
-    return jiwer.wer(reference, hypothesis, reference_transform=normalise, hypothesis_transform=normalise)
+    return jiwer.wer(reference, hypothesis, reference_transform=NORMALISE, hypothesis_transform=NORMALISE)
+
+
+def deletions(reference: str, hypothesis: str) -> tuple[float, int]:
+    """The share of the reference's words missing from the hypothesis, and the longest run of them
+    missing together (in the word alignment behind the WER; case and punctuation ignored). A
+    substitution is not a deletion: a misheard word still shows the rater that something was said."""
+    output = jiwer.process_words(reference, hypothesis, reference_transform=NORMALISE,
+                                 hypothesis_transform=NORMALISE)
+    total = sum(len(words) for words in output.references)
+    missing = [chunk.ref_end_idx - chunk.ref_start_idx
+               for alignment in output.alignments for chunk in alignment if chunk.type == "delete"]
+    return (sum(missing) / total if total else 0.0), max(missing, default=0)
 
 
 def reference(lines: list[Line]) -> list[tuple[float, float, str]]:

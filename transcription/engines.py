@@ -7,7 +7,14 @@ Both engines decode with the same settings, chosen for long, conversational reco
 - each 30-second window is decoded without the previous window's text as its prompt
   (`condition_on_previous_text=False`): the prompt helps keep spelling consistent, but it is also
   how one misheard window turns into a loop repeated for the rest of a 50-minute session;
-- beam search of 5 and word timestamps, so that the page can follow playback word by word.
+- beam search of 5 and word timestamps, so that the page can follow playback word by word;
+- afterwards, speech that VAD heard and no word covers is recognised again on its own, and marked
+  inaudible if it still yields nothing (transcription/coverage.py): no speech is silently lost.
+
+faster-whisper decodes the speech regions in batches (`BatchedInferencePipeline`, `batch_size` at a
+time): on 2 cores about twice as fast as one window after another, and each region is decoded afresh,
+so a long turn cannot swallow the short answer after it. `DecodeOptions(batch_size=0)` keeps the
+sequential path.
 
 `load_engine` only builds an engine; the caller keeps it for as long as it likes. Engines may be
 called from worker threads.
@@ -20,12 +27,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from transcription.coverage import CoverageOptions, recover, without_loops
 from transcription.media import SAMPLE_RATE, load_audio
+from transcription.split_models import split_model_dir
 from transcription.transcript import Segment, Transcript, Word
 
 ProgressCallback = Callable[[float], None]
@@ -34,6 +44,17 @@ ENGINES = ("faster-whisper", "openai-whisper")
 DEFAULT_ENGINE = "faster-whisper"
 DEFAULT_MODEL = "tiny.en"
 BEAM_SIZE = 5
+# The share of progress the first pass reports; the coverage pass takes the rest.
+FIRST_PASS = 0.9
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    beam_size: int = BEAM_SIZE
+    # faster-whisper: speech regions decoded at once by BatchedInferencePipeline; 0: one window after another.
+    batch_size: int = 4
+    # Speech the words leave uncovered, recognised again or marked inaudible; None leaves it.
+    coverage: CoverageOptions | None = field(default_factory=CoverageOptions)
 
 
 class Engine(Protocol):
@@ -41,6 +62,8 @@ class Engine(Protocol):
     model_name: str
 
     def transcribe(self, audio_path: str | Path, progress: ProgressCallback | None = None) -> Transcript: ...
+
+    def recognise_clip(self, clip: np.ndarray, language: str) -> list[Segment]: ...
 
 
 def bundled_model_dir() -> Path:
@@ -51,9 +74,11 @@ def bundled_model_dir() -> Path:
 
 
 def load_engine(
-    engine: str = DEFAULT_ENGINE, model: str | None = None, device: str = "auto", models_dir: Path | None = None
+    engine: str = DEFAULT_ENGINE, model: str | None = None, device: str = "auto", models_dir: Path | None = None,
+    options: DecodeOptions = DecodeOptions(),
 ) -> Engine:
-    """`model`: "tiny.en" (the bundled model), another Whisper model name, or a local model.
+    """`model`: "tiny.en" (the bundled model), "base" (with the `base` extra installed: see
+    transcription/split_models.py), another Whisper model name, or a local model.
 
     faster-whisper takes a CTranslate2 model directory; openai-whisper a checkpoint file, and for
     "tiny.en" the one `dit models convert bundled` makes in `models_dir`. Other names are fetched
@@ -61,9 +86,9 @@ def load_engine(
     """
     model = model or DEFAULT_MODEL
     if engine == "faster-whisper":
-        return FasterWhisperEngine(model, device, models_dir)
+        return FasterWhisperEngine(model, device, models_dir, options)
     if engine == "openai-whisper":
-        return OpenAIWhisperEngine(model, device, models_dir)
+        return OpenAIWhisperEngine(model, device, models_dir, options)
     raise ValueError(f"Unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}.")
 
 
@@ -76,41 +101,94 @@ def _segment(start, end, text: str, words) -> Segment:
     ])
 
 
+# A line of the transcript ends with a sentence, or where the speaker pauses this long within one.
+SENTENCE_ENDS = (".", "?", "!")
+LINE_PAUSE = 1.0
+
+
+def _lines(segment) -> list[Segment]:
+    """A decoded segment as lines a rater reads, cut after each sentence and at long pauses (a batched
+    segment is a whole chunk of up to 30 s). The words keep the spaces faster-whisper gives them until
+    joined, so a line's text is exactly its words'."""
+    words = list(segment.words or [])
+    if not words:
+        return [_segment(segment.start, segment.end, segment.text, [])]
+    lines, current = [], []
+    for word, following in zip(words, [*words[1:], None], strict=True):
+        current.append(word)
+        if (following is None or word.word.strip().rstrip("\"')").endswith(SENTENCE_ENDS)
+                or following.start - word.end >= LINE_PAUSE):
+            lines.append(_segment(current[0].start, current[-1].end, "".join(w.word for w in current), current))
+            current = []
+    return lines
+
+
+def _scaled(progress: ProgressCallback | None, share: float) -> ProgressCallback | None:
+    return None if progress is None else (lambda fraction: progress(fraction * share))
+
+
+def _covered(audio: np.ndarray, segments: list[Segment], recognise_clip, options: DecodeOptions,
+             progress: ProgressCallback | None) -> list[Segment]:
+    if options.coverage is not None:
+        segments = recover(audio, without_loops(segments, options.coverage), recognise_clip, options.coverage)
+    if progress:
+        progress(1.0)
+    return segments
+
+
 class FasterWhisperEngine:
     name = "faster-whisper"
 
-    def __init__(self, model: str, device: str = "auto", models_dir: Path | None = None) -> None:
+    def __init__(self, model: str, device: str = "auto", models_dir: Path | None = None,
+                 options: DecodeOptions = DecodeOptions()) -> None:
         import ctranslate2
-        from faster_whisper import WhisperModel
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         if device == "auto":
             device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
         self.model_name = model
+        if model == DEFAULT_MODEL:
+            model = str(bundled_model_dir())
+        elif (assembled := split_model_dir(model, models_dir)) is not None:
+            model = str(assembled)
         self.model = WhisperModel(
-            str(bundled_model_dir()) if model == DEFAULT_MODEL else model,
+            model,
             device=device,
             compute_type="float16" if device == "cuda" else "int8",
             download_root=None if models_dir is None else str(models_dir),
         )
+        self.options = options
+        self.batched = BatchedInferencePipeline(self.model) if options.batch_size > 0 else None
 
     def transcribe(self, audio_path: str | Path, progress: ProgressCallback | None = None) -> Transcript:
-        segments, info = self.model.transcribe(
-            load_audio(audio_path),
-            beam_size=BEAM_SIZE,
-            vad_filter=True,
-            word_timestamps=True,
-            condition_on_previous_text=False,
-        )
+        audio = load_audio(audio_path)
+        common = {"beam_size": self.options.beam_size, "vad_filter": True, "word_timestamps": True,
+                  "condition_on_previous_text": False}
+        if self.batched is not None:
+            # Without timestamp tokens: with them, batched decoding drops the ends of chunks (4% of a
+            # dialogue's words, measured). A segment is then a whole chunk of up to 30 s, cut into lines below.
+            segments, info = self.batched.transcribe(audio, batch_size=self.options.batch_size,
+                                                     without_timestamps=True, **common)
+        else:
+            segments, info = self.model.transcribe(audio, **common)
+        first_pass = _scaled(progress, FIRST_PASS)
         result = []
         # `segments` is a generator: decoding happens as it is consumed, which is what progress follows.
         for segment in segments:
-            result.append(_segment(segment.start, segment.end, segment.text, segment.words))
-            if progress:
-                progress(min(segment.end / info.duration, 1.0))
-        if progress:
-            progress(1.0)
+            result.extend(_lines(segment))
+            if first_pass:
+                first_pass(min(segment.end / max(info.duration, 1e-9), 1.0))
+
+        result = _covered(audio, result, lambda clip: self.recognise_clip(clip, info.language), self.options,
+                          progress)
         return Transcript(language=info.language, engine=self.name, model=self.model_name,
                           duration=info.duration, segments=result)
+
+    def recognise_clip(self, clip: np.ndarray, language: str) -> list[Segment]:
+        """A stretch of speech recognised alone (no VAD: it is speech), timed from its start."""
+        found, _ = self.model.transcribe(clip, beam_size=self.options.beam_size, vad_filter=False,
+                                         word_timestamps=True, condition_on_previous_text=False, language=language)
+        return [_segment(s.start, s.end, s.text, s.words) for s in found]
 
 
 def _pieces(speech: list[dict], limit: int) -> list[list[dict]]:
@@ -142,13 +220,15 @@ class OpenAIWhisperEngine:
 
     name = "openai-whisper"
 
-    def __init__(self, model: str, device: str = "auto", models_dir: Path | None = None) -> None:
+    def __init__(self, model: str, device: str = "auto", models_dir: Path | None = None,
+                 options: DecodeOptions = DecodeOptions()) -> None:
         import torch
         import whisper
 
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model_name = model
+        self.options = options
         self.fp16 = device == "cuda"
         if model == DEFAULT_MODEL:
             checkpoint = None if models_dir is None else Path(models_dir) / f"{DEFAULT_MODEL}.pt"
@@ -171,6 +251,14 @@ class OpenAIWhisperEngine:
         # so two decodes at once on one model would read each other's cache.
         self._lock = threading.Lock()
 
+    def _decode(self, audio: np.ndarray, language: str | None) -> dict:
+        import whisper
+
+        with self._lock:
+            return whisper.transcribe(self.model, audio, language=language, beam_size=self.options.beam_size,
+                                      best_of=self.options.beam_size, word_timestamps=True,
+                                      condition_on_previous_text=False, fp16=self.fp16)
+
     def transcribe(self, audio_path: str | Path, progress: ProgressCallback | None = None) -> Transcript:
         import whisper
         from faster_whisper.transcribe import restore_speech_timestamps
@@ -179,29 +267,28 @@ class OpenAIWhisperEngine:
         audio = load_audio(audio_path)
         speech = get_speech_timestamps(audio, VadOptions(max_speech_duration_s=whisper.audio.CHUNK_LENGTH))
         language = None if self.model.is_multilingual else "en"
+        first_pass = _scaled(progress, FIRST_PASS)
         result = []
         for piece in _pieces(speech, whisper.audio.N_SAMPLES):
-            with self._lock:
-                decoded = whisper.transcribe(
-                    self.model,
-                    np.concatenate([audio[region["start"] : region["end"]] for region in piece]),
-                    language=language,
-                    beam_size=BEAM_SIZE,
-                    best_of=BEAM_SIZE,
-                    word_timestamps=True,
-                    condition_on_previous_text=False,
-                    fp16=self.fp16,
-                )
+            decoded = self._decode(np.concatenate([audio[region["start"] : region["end"]] for region in piece]),
+                                   language)
             # Detected once, on the first speech, rather than afresh for every piece.
             language = decoded["language"]
-            found = [Segment(s["start"], s["end"], s["text"], [Word(**w) for w in s.get("words", [])])
-                     for s in decoded["segments"]]
             result.extend(_segment(s.start, s.end, s.text, s.words)
-                          for s in restore_speech_timestamps(found, piece, SAMPLE_RATE))
-            if progress:
-                progress(min(piece[-1]["end"] / len(audio), 1.0))
-        if progress:
-            progress(1.0)
-        # A recording without speech has no language to detect; it is reported as English.
-        return Transcript(language=language or "en", engine=self.name, model=self.model_name,
+                          for s in restore_speech_timestamps(_found(decoded), piece, SAMPLE_RATE))
+            if first_pass:
+                first_pass(min(piece[-1]["end"] / len(audio), 1.0))
+        language = language or "en"  # a recording without speech has no language to detect
+        result = _covered(audio, result, lambda clip: self.recognise_clip(clip, language), self.options, progress)
+        return Transcript(language=language, engine=self.name, model=self.model_name,
                           duration=len(audio) / SAMPLE_RATE, segments=result)
+
+
+    def recognise_clip(self, clip: np.ndarray, language: str) -> list[Segment]:
+        """A stretch of speech recognised alone, timed from its start."""
+        return [_segment(s.start, s.end, s.text, s.words) for s in _found(self._decode(clip, language))]
+
+
+def _found(decoded: dict) -> list[Segment]:
+    return [Segment(s["start"], s["end"], s["text"], [Word(**w) for w in s.get("words", [])])
+            for s in decoded["segments"]]

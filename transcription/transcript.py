@@ -34,6 +34,8 @@ class Segment:
     words: list[Word] = field(default_factory=list)
     speaker: str | None = None
     speaker_confidence: float | None = None
+    # Speech was heard here but no words were recognised, even on a second try (transcription/coverage.py).
+    inaudible: bool = False
 
 
 @dataclass
@@ -58,6 +60,7 @@ class Transcript:
                     "speaker": segment.speaker,
                     "speaker_confidence": None if segment.speaker_confidence is None else round(segment.speaker_confidence, 3),
                     "text": segment.text,
+                    "inaudible": segment.inaudible,
                     "words": [
                         {
                             "start": round(word.start, 3),
@@ -86,6 +89,7 @@ class Transcript:
                     text=segment["text"],
                     speaker=segment.get("speaker"),
                     speaker_confidence=segment.get("speaker_confidence"),
+                    inaudible=segment.get("inaudible", False),
                     words=[
                         Word(start=word["start"], end=word["end"], word=word["word"],
                              probability=word.get("probability"))

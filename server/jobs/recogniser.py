@@ -184,14 +184,15 @@ def _progress_sender(connection):
 
 
 def _recognise(request: Request, engines: dict, progress):
-    from transcription.engines import load_engine
+    from transcription.engines import DecodeOptions, load_engine
 
     settings = request.settings
     with working_audio(settings, request.recording) as files:
-        key = (request.engine, request.model, settings.device, settings.models_dir)
+        key = (request.engine, request.model, settings.device, settings.models_dir, settings.batch_size)
         if key not in engines:
             engines[key] = load_engine(request.engine, request.model, device=settings.device,
-                                       models_dir=settings.models_dir)
+                                       models_dir=settings.models_dir,
+                                       options=DecodeOptions(batch_size=max(settings.batch_size, 0)))
         transcript = engines[key].transcribe(files.audio, progress)
         return _label_speakers(request, files, transcript, engines)
 

@@ -55,7 +55,7 @@ async def transcript_segments(settings: Settings, recording: Recording) -> list[
         return None
     return [
         {"index": i, "start": s["start"], "end": s["end"], "speaker": s.get("speaker"),
-         "speaker_confidence": s.get("speaker_confidence"), "text": s["text"]}
+         "speaker_confidence": s.get("speaker_confidence"), "text": s["text"], "inaudible": s.get("inaudible", False)}
         for i, s in enumerate(data.get("segments", []))
     ]
 

@@ -92,6 +92,14 @@ def test_patient_segments_get_no_probabilities(seed_model):
     assert scores[0]["transference_link"] > 0.5
 
 
+def test_an_inaudible_stretch_is_not_scored_as_the_therapists_words(seed_model):
+    session = transcript([("therapist", AFTERTHOUGHT_LINK), ("therapist", "[inaudible 0:57–1:06]")])
+    session["segments"][1]["inaudible"] = True
+    scores = seed_model.predict_segments(session, AFTERTHOUGHT)
+    assert scores[1] == {"index": 1, "ipaf_reference": None, "transference_link": None}
+    assert scores[0]["transference_link"] > 0.5
+
+
 def test_without_speakers_every_segment_is_scored(seed_model):
     session = transcript([(None, line) for line in [AFTERTHOUGHT_LINK, "I don't know.", *GENERIC[:3]]])
     scores = seed_model.predict_segments(session, AFTERTHOUGHT)

@@ -18,8 +18,9 @@ from speechfixtures.recorded import JFK_TEXT
 from speechfixtures.scoring import wer
 from tests.transcription.conftest import ffmpeg
 from transcription import transcribe_file
-from transcription.engines import load_engine
+from transcription.engines import DecodeOptions, load_engine
 from transcription.media import MediaError
+from transcription.split_models import SPLIT_MODELS, package_data
 from transcription.transcript import Transcript
 
 pytestmark = pytest.mark.slow
@@ -107,7 +108,7 @@ def openai_on_jfk(openai_whisper, jfk) -> tuple[Transcript, list[float]]:
     return openai_whisper.transcribe(jfk, progress.append), progress
 
 
-def test_openai_whisper_on_jfk_agrees_with_faster_whisper(openai_on_jfk, faster_whisper, jfk):
+def test_openai_whisper_on_jfk_agrees_with_faster_whisper(openai_on_jfk, jfk):
     transcript, progress = openai_on_jfk
     assert (transcript.engine, transcript.language) == ("openai-whisper", "en")
     assert transcript.model.endswith("tiny.en.pt")
@@ -115,7 +116,9 @@ def test_openai_whisper_on_jfk_agrees_with_faster_whisper(openai_on_jfk, faster_
     assert_well_timed(transcript)
     assert progress[-1] == 1.0
     # Word times come from cross-attention alignment in both: with the same alignment heads, they agree.
-    theirs = [word for segment in faster_whisper.transcribe(jfk).segments for word in segment.words]
+    # (faster-whisper decoding window by window, as openai-whisper does: batched, it punctuates differently.)
+    sequential = load_engine("faster-whisper", "tiny.en", device="cpu", options=DecodeOptions(batch_size=0))
+    theirs = [word for segment in sequential.transcribe(jfk).segments for word in segment.words]
     ours = [word for segment in transcript.segments for word in segment.words]
     assert [w.word for w in ours] == [w.word for w in theirs]
     assert all(abs(a.start - b.start) <= 0.2 and abs(a.end - b.end) <= 0.2 for a, b in zip(ours, theirs, strict=True))
@@ -160,3 +163,18 @@ def test_transcribe_file_takes_a_video_and_times_it_by_the_probe(jfk, tmp_path):
     notes.write_text("not a recording")
     with pytest.raises(MediaError, match="not a recognisable audio or video recording"):
         transcribe_file(notes)
+
+
+def test_the_multilingual_base_model_is_put_together_once_from_its_two_packages(jfk, tmp_path):
+    """DIT_MODEL=base: the `base` extra's two halves of model.bin, joined in the models folder on first use."""
+    engine = load_engine("faster-whisper", "base", device="cpu", models_dir=tmp_path)
+    halves = [next(package_data(name).glob("model.bin.part*")) for name in SPLIT_MODELS["base"]]
+    model = tmp_path / "whisper-base" / "model.bin"
+    assert model.read_bytes() == b"".join(half.read_bytes() for half in halves)
+    written = model.stat().st_mtime_ns
+    transcript = engine.transcribe(jfk)
+    assert (transcript.model, transcript.language) == ("base", "en")
+    assert wer(JFK_TEXT, text_of(transcript)) < 0.15
+    # Asked for again, it is checked, not written again.
+    load_engine("faster-whisper", "base", device="cpu", models_dir=tmp_path)
+    assert model.stat().st_mtime_ns == written and not list(tmp_path.glob(".whisper-*"))

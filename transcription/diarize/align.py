@@ -91,9 +91,9 @@ def assign_speakers(transcript: Transcript, turns: Sequence[Turn], options: Alig
     for segment in transcript.segments:
         if not segment.words:
             turn = _speaker_at(segment.start, segment.end, turns, starts)
-            segments.append(make_segment(segment.start, segment.end, segment.text, [],
-                                         None if turn is None else speaker_label(turn.speaker),
-                                         None if turn is None else turn.confidence))
+            # Kept whole, as it is (an inaudible stretch stays marked).
+            segments.append(dataclasses.replace(segment, speaker=None if turn is None else speaker_label(turn.speaker),
+                                                speaker_confidence=None if turn is None else turn.confidence))
             continue
         found = [_speaker_at(word.start, word.end, turns, starts) for word in segment.words]
         found = _snap_to_sentences(segment.words, found, options.snap_words)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from transcription.diarize import Turn, make_segment
+from transcription.diarize import Turn
 from transcription.roles.evidence import RoleWeights, SpeakerEvidence, gather_evidence
 from transcription.transcript import Transcript, speaker_index, speaker_label
 
@@ -138,5 +138,6 @@ def assign_roles(transcript: Transcript, turns: Sequence[Turn], therapist_voicep
             confidence = None
         elif confidence is not None:
             confidence = round(confidence * decision.confidence, 3)
-        segments.append(make_segment(segment.start, segment.end, segment.text, list(segment.words), role, confidence))
+        segments.append(dataclasses.replace(segment, words=list(segment.words), speaker=role,
+                                            speaker_confidence=confidence))
     return dataclasses.replace(transcript, segments=segments), decision

@@ -97,7 +97,7 @@ def _apply_range(transcript: Transcript, correction: Correction) -> Transcript:
         inside = [correction.start <= (w.start + w.end) / 2 < correction.end for w in segment.words]
         if not segment.words:
             if correction.start <= (segment.start + segment.end) / 2 < correction.end:
-                segments.append(make_segment(segment.start, segment.end, segment.text, [], correction.speaker, 1.0))
+                segments.append(dataclasses.replace(segment, speaker=correction.speaker, speaker_confidence=1.0))
             else:
                 segments.append(segment)
             continue
@@ -148,8 +148,8 @@ def apply_corrections(transcript: Transcript, corrections: Iterable[Correction |
                 role = _swapped(role)
             if settle and confidence is not None and confidence < 1.0 and role is not None:
                 confidence = round(min(1.0, confidence / roles.confidence), 3)
-            segments.append(make_segment(segment.start, segment.end, segment.text, list(segment.words), role,
-                                         confidence))
+            segments.append(dataclasses.replace(segment, words=list(segment.words), speaker=role,
+                                                speaker_confidence=confidence))
         transcript = dataclasses.replace(transcript, segments=segments)
         if roles is not None:
             roles = dataclasses.replace(roles, confidence=1.0, corrected=True)
