@@ -21,6 +21,7 @@ from server.security.envelope import MAGIC, sealed_size
 from server.security.keyring import Keyring, KeyringError, generate_file
 from server.services import deletion
 from server.web.app import create_app
+from server.web.byte_ranges import RangeNotSatisfiable, requested_range
 from tests.conftest import open_case, run_queued_jobs, stored_files, upload
 from tests.postgres import ROOT, backend
 
@@ -187,3 +188,15 @@ async def test_a_key_file_others_can_read_or_that_is_missing_stops_the_service(s
         create_app(replace(settings, encryption_key_file=key_file.with_name("absent.key")))
     again = dit(settings, "keys", "generate", str(key_file))
     assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_a_range_header_is_read_as_http_reads_it():
+    assert requested_range(None, 100) is None and requested_range("pages=0-1", 100) is None
+    assert requested_range("bytes=0-9", 100) == (0, 10) and requested_range("bytes=90-", 100) == (90, 100)
+    assert requested_range("bytes=-10", 100) == (90, 100) and requested_range("bytes=-1000", 100) == (0, 100)
+    assert requested_range("bytes=0-1000", 100) == (0, 100)
+    # Several ranges: the whole file, as RFC 9110 allows.
+    assert requested_range("bytes=0-1,5-9", 100) is None
+    for unsatisfiable in ("bytes=100-", "bytes=5-1", "bytes=-0", f"bytes={2**64}-"):
+        with pytest.raises(RangeNotSatisfiable):
+            requested_range(unsatisfiable, 100)

@@ -125,6 +125,7 @@ def test_the_transcript_page_answers_the_keyboard_as_the_rating_page_does(servic
         page.wait_for_function(f"Math.abs({PLAYER}.currentTime - {start + 0.5}) < 0.2")
         expect(page.locator("#segments .segment").nth(1)).to_have_class(re.compile(r"\bplaying\b"))
         assert page.evaluate(f"{PLAYER}.paused")
+        rater.goto("about:blank")
         rater.goto(f"{url}/recordings/{recording_id}/rate#t={start + 0.5}")
         rater.wait_for_function(f"Math.abs({PLAYER}.currentTime - {start + 0.5}) < 0.2")
         expect(rater.locator("#segments .segment").nth(1)).to_have_class(re.compile(r"\bplaying\b"))

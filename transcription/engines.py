@@ -101,14 +101,19 @@ def _segment(start, end, text: str, words) -> Segment:
     ])
 
 
-# A line of the transcript ends with a sentence, or where the speaker pauses this long within one.
+# A line of the transcript ends with a sentence, or where the speaker pauses this long within one; once
+# it has run this long, also at a clause (a comma, semicolon or colon) or a shorter pause. A rater's
+# evidence points at lines, so a line is about as long as Whisper's own segments.
 SENTENCE_ENDS = (".", "?", "!")
+CLAUSE_ENDS = (",", ";", ":")
 LINE_PAUSE = 1.0
+LONG_LINE = 6.0
+CLAUSE_PAUSE = 0.3
 
 
 def _lines(segment) -> list[Segment]:
-    """A decoded segment as lines a rater reads, cut after each sentence and at long pauses (a batched
-    segment is a whole chunk of up to 30 s). The words keep the spaces faster-whisper gives them until
+    """A decoded segment as lines a rater reads, cut after each sentence, at long pauses, and in a long
+    sentence at a clause (a batched segment is a whole chunk of up to 30 s). The words keep the spaces faster-whisper gives them until
     joined, so a line's text is exactly its words'."""
     words = list(segment.words or [])
     if not words:
@@ -116,8 +121,11 @@ def _lines(segment) -> list[Segment]:
     lines, current = [], []
     for word, following in zip(words, [*words[1:], None], strict=True):
         current.append(word)
-        if (following is None or word.word.strip().rstrip("\"')").endswith(SENTENCE_ENDS)
-                or following.start - word.end >= LINE_PAUSE):
+        ending = word.word.strip().rstrip("\"')")
+        pause = following.start - word.end if following is not None else 0.0
+        long = word.end - current[0].start >= LONG_LINE
+        if (following is None or ending.endswith(SENTENCE_ENDS) or pause >= LINE_PAUSE
+                or (long and (ending.endswith(CLAUSE_ENDS) or pause >= CLAUSE_PAUSE))):
             lines.append(_segment(current[0].start, current[-1].end, "".join(w.word for w in current), current))
             current = []
     return lines
