@@ -26,7 +26,9 @@ HOSTILE = {
     "over-long number": ["9" * LONG],
     "NUL bytes": ["1%00%00"],
     "invalid percent-encoding and UTF-8": ["%zz%ff%fe%c3%"],
-    "repeated": ["initial", "x" * 100, "1"] * 500,
+    # Each parameter given 150 times (enough to show a parser that keeps the first, the last or all of them;
+    # a 2 MB query string of 1,500 a parameter cost a minute of the suite and showed nothing more).
+    "repeated": ["initial", "x" * 100, "1"] * 50,
     "negative": ["-1"],
     "2**63": [str(2**63)],
     "not a number": ["NaN"],
@@ -101,11 +103,13 @@ class Walk:
     def path(self, template: str, **given) -> str:
         return re.sub(r"\{(\w+)(:\w+)?\}", lambda m: str(given.get(m.group(1), self.ids[m.group(1)])), template)
 
-    async def send(self, path: str, query: bytes = b"", what: str = "", headers=None) -> list[int]:
-        statuses = []
+    async def send(self, path: str, query: bytes = b"", what: str = "", headers=None, roles=None) -> dict[str, int]:
+        statuses = {}
         for role, cookie in self.cookies.items():
+            if roles is not None and role not in roles:
+                continue
             response = await get(self.app, path, query, {**(headers or {}), "Cookie": cookie})
-            statuses.append(response.status_code)
+            statuses[role] = response.status_code
             if problem := problems_with(response, path):
                 self.failures.append(f"{role} GET {path[:80]} {what}: {problem}")
         return statuses
@@ -141,10 +145,12 @@ async def test_hostile_query_strings_never_give_a_server_error(walk):
         await walk.send(path, b"format&phase&&&=&==&=x", "names without values, values without names")
         for what, values in HOSTILE.items():
             statuses = await walk.send(path, query_string(PARAMETERS, values), f"every parameter {what}")
-            if max(statuses) >= 400:
-                # The refusal may have come before a later parameter was read: each on its own, then.
+            # A refusal of the input may have come before a later parameter was read: each on its own, then,
+            # for the roles refused so (a role refused the route itself reads no parameter of it).
+            refused = [role for role, status in statuses.items() if status in (400, 413, 414, 422)]
+            if refused:
                 for parameter in PARAMETERS:
-                    await walk.send(path, query_string([parameter], values), f"{parameter} {what}")
+                    await walk.send(path, query_string([parameter], values), f"{parameter} {what}", roles=refused)
     assert not walk.failures, "\n".join(walk.failures)
 
 
