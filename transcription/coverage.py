@@ -21,15 +21,15 @@ Pure functions of audio and segments; the engines supply the recogniser for one 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from transcription.formats import clock
+from transcription.media import SAMPLE_RATE
 from transcription.transcript import Segment, Word
-
-SAMPLE_RATE = 16000
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,8 @@ def uncovered(speech: list[tuple[float, float]], segments: list[Segment],
               options: CoverageOptions = CoverageOptions()) -> list[tuple[float, float]]:
     """The stretches of `speech` that no word of `segments` covers, each at least `min_gap` long."""
     covered = _merged([(w.start - options.word_margin, w.end + options.word_margin)
-                       for s in segments if not is_inaudible(s) for w in s.words]
-                      or [(s.start, s.end) for s in segments if not s.words and not is_inaudible(s)])
+                       for s in segments if not s.inaudible for w in s.words]
+                      or [(s.start, s.end) for s in segments if not s.words and not s.inaudible])
     gaps = []
     for start, end in _merged(speech, options.join):
         cursor = start
@@ -127,20 +127,13 @@ def without_loops(segments: list[Segment], options: CoverageOptions = CoverageOp
         if len(kept) == len(segment.words):
             cleaned.append(segment)
         elif kept:
-            cleaned.append(Segment(start=kept[0].start, end=kept[-1].end, text=" ".join(w.word for w in kept),
-                                   words=kept, speaker=segment.speaker, speaker_confidence=segment.speaker_confidence))
+            cleaned.append(dataclasses.replace(segment, start=kept[0].start, end=kept[-1].end,
+                                               text=" ".join(w.word for w in kept), words=kept))
     return cleaned
 
 
-INAUDIBLE_PREFIX = "[inaudible"
-
-
 def inaudible(start: float, end: float) -> Segment:
-    return Segment(start=start, end=end, text=f"{INAUDIBLE_PREFIX} {clock(start)}–{clock(end)}]", inaudible=True)
-
-
-def is_inaudible(segment: Segment) -> bool:
-    return segment.inaudible
+    return Segment(start=start, end=end, text=f"[inaudible {clock(start)}–{clock(end)}]", inaudible=True)
 
 
 def recover(audio: np.ndarray, segments: list[Segment], recognise: ClipRecogniser,

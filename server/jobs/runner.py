@@ -111,6 +111,7 @@ class JobRunner:
             if not finished:
                 log.info("job %d was taken back while running; result discarded", job.id)
                 return None
+            # Read again, not the row the job began with: a key rotation may have re-wrapped its data key since.
             recording = await Recording.get(id=recording_id)
             await Transcript.filter(recording_id=recording_id).delete()
             await Transcript.create(recording_id=recording_id, language=transcript.language, engine=transcript.engine,

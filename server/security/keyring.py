@@ -86,7 +86,7 @@ class Keyring:
             mode = path.stat().st_mode
             text = path.read_text()
         except OSError as exc:
-            raise KeyringError(f"DIT_ENCRYPTION_KEY_FILE {path} cannot be read: {exc.strerror}.") from None
+            raise _unreadable(path, exc) from None
         if stat.S_IMODE(mode) & 0o077:
             raise KeyringError(f"DIT_ENCRYPTION_KEY_FILE {path} is readable by others than its owner; "
                                f"run: chmod 600 {path}")
@@ -116,6 +116,10 @@ class Keyring:
             partial.unlink(missing_ok=True)
 
 
+def _unreadable(path: Path, exc: OSError) -> KeyringError:
+    return KeyringError(f"DIT_ENCRYPTION_KEY_FILE {path} cannot be read: {exc.strerror}.")
+
+
 def _parse(line: str, path: Path, number: int) -> MasterKey:
     where = f"DIT_ENCRYPTION_KEY_FILE {path}, line {number}"
     if not line.startswith(PREFIX):
@@ -140,7 +144,7 @@ def keyring_at(path: Path | None) -> Keyring | None:
     try:
         found = path.stat()
     except OSError as exc:
-        raise KeyringError(f"DIT_ENCRYPTION_KEY_FILE {path} cannot be read: {exc.strerror}.") from None
+        raise _unreadable(path, exc) from None
     version = (found.st_ino, found.st_mtime_ns, found.st_size, found.st_mode)
     cached = _read.get(path)
     if cached is None or cached[0] != version:

@@ -4,8 +4,8 @@ they are due under the retention schedule (server/services/retention.py).
 Files go from storage, the transcript row from the database; the recording's row stays as the tombstone
 (what, when, why, by whom), and its ratings keep their scores, which are training records, but lose the
 evidence moments that pointed into the transcript. Once neither media nor transcript is kept, the
-recording's data key is destroyed (crypto-shredding: copies of its sealed files are unreadable). A job still queued or running for the recording is
-ended, so that no transcript is written after it was deleted.
+recording's data key is destroyed (crypto-shredding: copies of its sealed files are unreadable). A job
+still queued or running for the recording is ended, so that no transcript is written after it was deleted.
 """
 
 from __future__ import annotations

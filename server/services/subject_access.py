@@ -18,11 +18,11 @@ from pathlib import Path
 
 from server import access
 from server.config import Settings
-from server.models import Case, CaseIpaf, Rating, RatingEvent, Recording, User
+from server.models import Case, CaseIpaf, Rating, RatingEvent, Recording, Transcript, User
 from server.services import audit_log
 from server.services.media import download_original
 from server.services.suggestions import ipaf_json
-from server.services.transcripts import transcript_dict
+from server.services.transcripts import opened
 
 
 def _iso(value) -> str | None:
@@ -73,7 +73,9 @@ async def write_case_archive(settings: Settings, user: User, case: Case, path: P
         "ipaf_versions": [ipaf_json(v) for v in await CaseIpaf.filter(case=case).order_by("version")],
         "recordings": [await _recording_json(r) for r in recordings],
     }
-    transcripts = {r.id: await transcript_dict(settings, r) for r in recordings}
+    by_id = {r.id: r for r in recordings}
+    transcripts = {row.recording_id: opened(settings, by_id[row.recording_id], row)
+                   for row in await Transcript.filter(recording_id__in=list(by_id))}
     audit = io.StringIO()
     writer = csv.writer(audit, lineterminator="\n")
     writer.writerow(audit_log.COLUMNS)
@@ -89,7 +91,7 @@ def _write(settings: Settings, path: Path, document: dict, transcripts: dict, re
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("case.json", json.dumps(document, indent=2, ensure_ascii=False))
         for recording in recordings:
-            if transcripts[recording.id] is not None:
+            if recording.id in transcripts:
                 archive.writestr(f"transcripts/{_name(recording)}.json",
                                  json.dumps(transcripts[recording.id], ensure_ascii=False))
         archive.writestr("audit.csv", audit)
