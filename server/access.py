@@ -204,14 +204,15 @@ def require_may_withdraw_consent(user: User, recording: Recording) -> None:
         raise Forbidden("The case's trainee or a course lead records that the patient withdrew consent.")
 
 
-def may_correct_speakers(user: User, recording: Recording) -> bool:
+def may_correct_transcript(user: User, recording: Recording) -> bool:
     """The case's trainee, supervisors (their own or the tape's raters) and course leads."""
     return user.role != Role.TRAINEE or is_treating_trainee(user, recording.session.case)
 
 
-def require_may_correct_speakers(user: User, recording: Recording) -> None:
-    if not may_correct_speakers(user, recording):
-        raise Forbidden("Only the case's trainee, its supervisors and course leads correct speakers.")
+def require_may_correct_transcript(user: User, recording: Recording) -> None:
+    """Its speakers and its text."""
+    if not may_correct_transcript(user, recording):
+        raise Forbidden("Only the case's trainee, its supervisors and course leads correct the transcript.")
 
 
 def may_record_ipaf(user: User, case: Case) -> bool:

@@ -44,6 +44,45 @@ def test_transcript_page_seeks_and_highlights_in_chromium(service):
         page.goto("about:blank")
         page.goto(recording_url + "#t=3.5")
         page.wait_for_function("Math.abs(document.getElementById('player').currentTime - 3.5) < 0.2", timeout=10_000)
+
+        # The words corrected by keyboard: e opens the line, Alt+k plays while typing, Enter saves, Esc cancels.
+        segments = page.locator("#segments .segment")
+        count = segments.count()
+        first = segments.first
+        recognised = first.locator(".said").inner_text()
+        first.focus()
+        page.keyboard.press("e")
+        box = first.locator("textarea.line-editor")
+        expect(box).to_be_focused()
+        expect(box).to_have_value(recognised)
+        box.fill("And so, my fellow Britons, ask not")
+        page.keyboard.press("Alt+k")
+        page.wait_for_function("!document.getElementById('player').paused")
+        page.keyboard.press("Alt+k")
+        page.keyboard.press("Enter")
+        expect(first.locator(".said")).to_have_text("And so, my fellow Britons, ask not")
+        expect(first.locator("abbr.edited")).to_have_attribute("title", re.compile("Corrected by trainee on .*"
+                                                                                    "Recognised as: " + re.escape(recognised)))
+        expect(box).to_have_count(0)
+        expect(first).to_be_focused()
+        page.keyboard.press("e")
+        page.keyboard.type(" and more")
+        page.keyboard.press("Escape")
+        expect(first.locator(".said")).to_have_text("And so, my fellow Britons, ask not")
+        page.screenshot(path=str(ARTIFACTS / "transcript-corrected.png"), full_page=True)
+
+        # Shift+Enter splits the line at the cursor (before "fellow"); m merges it with the next again.
+        page.keyboard.press("e")
+        box.evaluate("el => el.setSelectionRange(11, 11)")
+        page.keyboard.press("Shift+Enter")
+        expect(segments).to_have_count(count + 1)
+        page.wait_for_load_state("load")
+        expect(segments.nth(1).locator(".said")).to_have_text("fellow Britons, ask not")
+        segments.first.focus()
+        page.keyboard.press("m")
+        expect(segments).to_have_count(count)
+        page.wait_for_load_state("load")
+        expect(segments.first.locator(".said")).to_have_text("And so, my fellow Britons, ask not")
         browser.close()
 
 

@@ -110,7 +110,16 @@ async def test_sealed_media_and_transcripts_still_play_read_rate_and_export(peop
     corrected = await trainee.post(f"/api/recordings/{recording_id}/speakers",
                                    json={"start": 0, "end": 2, "speaker": "patient"})
     assert corrected.status_code == 200 and corrected.json()["segments"][0]["speaker"] == "patient"
-    assert b"country" not in (await stored_database_text(settings)).lower()
+    # So does a correction of the words, and the list of corrections, which holds them, is sealed too.
+    line = corrected.json()["segments"][-1]
+    typed = await trainee.post(f"/api/recordings/{recording_id}/transcript/edits",
+                               json={"kind": "text", "start": line["start"], "end": line["end"],
+                                     "text": "ask what you can do for your homeland"})
+    assert typed.status_code == 200 and typed.json()["segments"][-1]["edited"]["recognised"] == line["text"]
+    assert (await lead.get(f"/api/recordings/{recording_id}/transcript/edits")).json()["edits"][0]["text"] == \
+        "ask what you can do for your homeland"
+    stored_text = (await stored_database_text(settings)).lower()
+    assert b"country" not in stored_text and b"homeland" not in stored_text
 
     # The subject-access export holds the media and transcript opened.
     archive = zipfile.ZipFile(io.BytesIO((await lead.get(f"/api/cases/{case_id}/export")).content))

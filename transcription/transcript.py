@@ -26,6 +26,19 @@ class Word:
     probability: float | None = None
 
 
+@dataclass(frozen=True)
+class Edited:
+    """A line a person corrected (its text, or by merging or splitting lines): who, when, and what
+    the recogniser had heard there, which stays retrievable."""
+
+    recognised: str
+    by: str
+    at: str
+
+    def to_dict(self) -> dict:
+        return {"recognised": self.recognised, "by": self.by, "at": self.at}
+
+
 @dataclass
 class Segment:
     start: float
@@ -36,6 +49,10 @@ class Segment:
     speaker_confidence: float | None = None
     # Speech was heard here but no words were recognised, even on a second try (transcription/coverage.py).
     inaudible: bool = False
+    edited: Edited | None = None
+    # This line and the next were one line until a change of speaker split them: given one speaker
+    # again, they are one line again (transcription/roles/corrections.py).
+    joins_next: bool = False
 
 
 @dataclass
@@ -61,6 +78,8 @@ class Transcript:
                     "speaker_confidence": None if segment.speaker_confidence is None else round(segment.speaker_confidence, 3),
                     "text": segment.text,
                     "inaudible": segment.inaudible,
+                    "edited": None if segment.edited is None else segment.edited.to_dict(),
+                    "joins_next": segment.joins_next,
                     "words": [
                         {
                             "start": round(word.start, 3),
@@ -90,6 +109,8 @@ class Transcript:
                     speaker=segment.get("speaker"),
                     speaker_confidence=segment.get("speaker_confidence"),
                     inaudible=segment.get("inaudible", False),
+                    edited=Edited(**segment["edited"]) if segment.get("edited") else None,
+                    joins_next=segment.get("joins_next", False),
                     words=[
                         Word(start=word["start"], end=word["end"], word=word["word"],
                              probability=word.get("probability"))
@@ -99,3 +120,24 @@ class Transcript:
                 for segment in data["segments"]
             ],
         )
+
+
+def line_map(before: list[Segment], after: list[Segment]) -> dict[int, list[int]]:
+    """Where each line of `before` went in `after` (the same transcript once lines were merged, split
+    or given another speaker): the lines of `after` that share at least half of the shorter one's time.
+    References to lines by number (a rating's evidence) follow their lines with it."""
+    moved: dict[int, list[int]] = {}
+    j0 = 0
+    for i, old in enumerate(before):
+        while j0 < len(after) and after[j0].end <= old.start:
+            j0 += 1
+        found = []
+        for j in range(j0, len(after)):
+            new = after[j]
+            if new.start >= old.end and new.start > old.start:
+                break
+            shared = min(old.end, new.end) - max(old.start, new.start)
+            if shared >= 0.5 * min(old.end - old.start, new.end - new.start):
+                found.append(j)
+        moved[i] = found
+    return moved

@@ -16,8 +16,11 @@ from server.jobs import records
 from server.jobs.recogniser import Recogniser, RecognitionFailed, Request
 from server.models import JobStatus, Recording, Transcript, TranscriptionJob
 from server.services.speakers import trainee_voiceprint
-from server.services.transcripts import sealed
+from server.services.transcript_edits import carried_over
+from server.services.transcripts import follow_lines, opened, sealed
 from transcription.formats import clock
+from transcription.transcript import Transcript as TranscriptData
+from transcription.transcript import line_map
 
 log = logging.getLogger("dit.jobs")
 
@@ -113,9 +116,14 @@ class JobRunner:
                 return None
             # Read again, not the row the job began with: a key rotation may have re-wrapped its data key since.
             recording = await Recording.get(id=recording_id)
+            previous = await Transcript.get_or_none(recording_id=recording_id)
+            transcript, edits = carried_over(self.settings, recording, previous, transcript)
+            if previous is not None:
+                before = TranscriptData.from_dict(opened(self.settings, recording, previous))
+                await follow_lines(recording_id, line_map(before.segments, transcript.segments))
             await Transcript.filter(recording_id=recording_id).delete()
             await Transcript.create(recording_id=recording_id, language=transcript.language, engine=transcript.engine,
                                     model=transcript.model, data=sealed(self.settings, recording, transcript.to_dict()),
-                                    speakers=speakers)
+                                    speakers=speakers, edits=edits)
         log.info("job %d done: %d segments", job.id, len(transcript.segments))
         return JobStatus.DONE

@@ -108,6 +108,9 @@ class Transcript(Model):
     # Who is speaking (transcription.roles.Labelling.to_dict: roles, quality gates and flag, voice
     # prints; plus the speaker encoder used), or {"flag": ...} alone when that could not be worked out.
     speakers = fields.JSONField(null=True)
+    # People's corrections of the text, {"edits": [transcription.edits.LineEdit.to_dict(), ...]} in the
+    # order made, sealed like `data`: kept to make again after a new transcription.
+    edits = fields.JSONField(default=dict, db_default={})
     created_at = fields.DatetimeField(auto_now_add=True)
 
 

@@ -28,6 +28,7 @@ from server.security.keyring import Keyring, KeyringError, MasterKey, keyring_at
 
 SEALED = "sealed"
 TRANSCRIPT = "transcript"
+TRANSCRIPT_EDITS = "transcript edits"
 # Rows re-wrapped per transaction by a rotation: each is a few microseconds of AES; short transactions
 # keep uploads and deletions, which update the same rows, from waiting on a long one.
 REWRAP_BATCH = 500
@@ -77,20 +78,22 @@ def _required(settings: Settings) -> Keyring:
 # --- transcripts ----------------------------------------------------------------------------------------
 
 
-def seal_transcript(envelope: Envelope | None, data: dict) -> dict:
-    """What is stored in Transcript.data: the transcript itself, or {"sealed": ...} under the data key."""
+def seal_transcript(envelope: Envelope | None, data: dict, context: str = TRANSCRIPT) -> dict:
+    """What is stored in Transcript.data (or, with context TRANSCRIPT_EDITS, in Transcript.edits): the
+    value itself, or {"sealed": ...} under the data key. The context is authenticated, so one sealed
+    column cannot be passed off as the other."""
     if envelope is None:
         return data
     plain = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    return {SEALED: base64.b64encode(envelope.seal_value(plain, TRANSCRIPT)).decode()}
+    return {SEALED: base64.b64encode(envelope.seal_value(plain, context)).decode()}
 
 
-def open_transcript(envelope: Envelope | None, stored: dict) -> dict:
+def open_transcript(envelope: Envelope | None, stored: dict, context: str = TRANSCRIPT) -> dict:
     if SEALED not in stored:
         return stored
     if envelope is None:
         raise KeyringError("A transcript is sealed but its recording has no data key.")
-    return json.loads(envelope.open_value(base64.b64decode(stored[SEALED]), TRANSCRIPT))
+    return json.loads(envelope.open_value(base64.b64decode(stored[SEALED]), context))
 
 
 # --- crypto-shredding -------------------------------------------------------------------------------------

@@ -9,13 +9,13 @@ sure, so a correction of one recording also corrects the print.
 from __future__ import annotations
 
 import numpy as np
+from tortoise.transactions import in_transaction
 
-from server import access
 from server.clock import now
 from server.config import Settings
 from server.errors import Conflict, Invalid
 from server.models import Recording, Transcript, User
-from server.services.transcripts import opened, sealed, stored_transcript
+from server.services.transcripts import correctable, opened, save_changed
 from transcription.roles import (
     ROLES,
     Correction,
@@ -61,29 +61,23 @@ async def trainee_voiceprint(trainee_id: int, encoder: str, leaving_out: int | N
     return combine_voiceprints(prints), len(prints)
 
 
-async def correctable(user: User, recording_id: int) -> tuple[Recording, Transcript]:
-    recording = await access.readable_recording(user, recording_id)
-    access.require_may_correct_speakers(user, recording)
-    row = await stored_transcript(recording)
-    if row is None:
-        raise Conflict("There is no transcript to correct yet.")
-    return recording, row
-
-
 async def save_correction(settings: Settings, recording: Recording, row: Transcript, correction: Correction,
                           by: User) -> dict:
     """Apply the correction to the stored transcript and keep it, with who made it and when, on the recording."""
     speakers = dict(row.speakers or {})
     roles = RoleAssignment.from_dict(speakers["roles"]) if speakers.get("roles") else None
-    data = apply_corrections(TranscriptData.from_dict(opened(settings, recording, row)), [correction], roles).to_dict()
-    row.data = sealed(settings, recording, data)
+    before = opened(settings, recording, row)
+    data = apply_corrections(TranscriptData.from_dict(before), [correction], roles).to_dict()
+    fields: tuple[str, ...] = ()
     if correction.kind == CorrectionKind.THERAPIST_AT and roles is not None:
         speakers["roles"] = swap_assignment(roles).to_dict()
         row.speakers = speakers
-    await row.save()
-    await Recording.filter(id=recording.id).update(
-        speaker_corrections=[*recording.speaker_corrections,
-                             {**correction.to_dict(), "by": by.username, "at": now().isoformat()}])
+        fields = ("speakers",)
+    async with in_transaction():
+        await save_changed(settings, recording, row, before, data, fields)
+        await Recording.filter(id=recording.id).update(
+            speaker_corrections=[*recording.speaker_corrections,
+                                 {**correction.to_dict(), "by": by.username, "at": now().isoformat()}])
     return data
 
 

@@ -9,12 +9,26 @@ before coming here.
 
 from __future__ import annotations
 
+from tortoise.transactions import in_transaction
+
+from server import access
 from server.config import Settings
 from server.errors import Conflict, Gone
-from server.models import Recording, Transcript
-from server.services.encryption import envelope_for, open_transcript, seal_transcript
+from server.models import ClassifierJudgement, Rating, Recording, Transcript, User
+from server.services.encryption import TRANSCRIPT_EDITS, envelope_for, open_transcript, seal_transcript
 from server.services.recordings import latest_job
 from transcription.transcript import Transcript as TranscriptData
+from transcription.transcript import line_map
+
+
+async def correctable(user: User, recording_id: int) -> tuple[Recording, Transcript]:
+    """The recording and its transcript's row, for a person who may correct its speakers or text."""
+    recording = await access.readable_recording(user, recording_id)
+    access.require_may_correct_transcript(user, recording)
+    row = await stored_transcript(recording)
+    if row is None:
+        raise Conflict("There is no transcript to correct yet.")
+    return recording, row
 
 
 async def stored_transcript(recording: Recording) -> Transcript | None:
@@ -29,6 +43,56 @@ def opened(settings: Settings, recording: Recording, row: Transcript) -> dict:
 def sealed(settings: Settings, recording: Recording, data: dict) -> dict:
     """What to store in Transcript.data for the transcript `data`."""
     return seal_transcript(envelope_for(settings, recording), data)
+
+
+def opened_edits(settings: Settings, recording: Recording, row: Transcript) -> list[dict]:
+    """People's corrections of the text, in the order made (transcription.edits.LineEdit, as dicts)."""
+    return open_transcript(envelope_for(settings, recording), row.edits, TRANSCRIPT_EDITS).get("edits", []) \
+        if row.edits else []
+
+
+def sealed_edits(settings: Settings, recording: Recording, edits: list[dict]) -> dict:
+    return seal_transcript(envelope_for(settings, recording), {"edits": edits}, TRANSCRIPT_EDITS)
+
+
+async def save_changed(settings: Settings, recording: Recording, row: Transcript, before: dict, after: dict,
+                       fields: tuple[str, ...] = ()) -> None:
+    """Store a person's change of the transcript (`before` to `after`, as dicts) with `fields` of the
+    row also changed, in one transaction with the ratings' evidence moved along: evidence names lines
+    by number, and a merge, a split or a change of speaker renumbers them."""
+    moved = line_map(TranscriptData.from_dict(before).segments, TranscriptData.from_dict(after).segments)
+    row.data = sealed(settings, recording, after)
+    async with in_transaction():
+        await row.save(update_fields=["data", *fields])
+        await follow_lines(recording.id, moved)
+
+
+async def follow_lines(recording_id: int, moved: dict[int, list[int]]) -> None:
+    """Ratings' evidence and raters' judgements of suggestions, which name lines by number, moved to
+    where their lines went (`moved`, from `line_map`)."""
+    for rating in await Rating.filter(recording_id=recording_id).select_for_update():
+        evidence = {item: sorted({j for i in lines for j in moved.get(i, [i])})
+                    for item, lines in (rating.evidence or {}).items()}
+        evidence = {item: lines for item, lines in evidence.items() if lines}
+        if evidence != rating.evidence:
+            rating.evidence = evidence
+            await rating.save(update_fields=["evidence"])
+    # A judgement goes with the first part of a split line; of two about merged lines, the newest is kept.
+    # Each is first moved out of the way (to minus its id), as lines' numbers are unique per rater and label.
+    judgements = await ClassifierJudgement.filter(recording_id=recording_id).order_by("-created_at", "-id")
+    if all(moved.get(j.segment_index, [j.segment_index])[:1] == [j.segment_index] for j in judgements):
+        return
+    for judgement in judgements:
+        await ClassifierJudgement.filter(id=judgement.id).update(segment_index=-judgement.id)
+    taken = set()
+    for judgement in judgements:
+        lines = moved.get(judgement.segment_index, [judgement.segment_index])
+        key = (lines[0] if lines else None, judgement.label, judgement.judged_by_id)
+        if not lines or key in taken:
+            await judgement.delete()
+            continue
+        taken.add(key)
+        await ClassifierJudgement.filter(id=judgement.id).update(segment_index=lines[0])
 
 
 async def transcript_dict(settings: Settings, recording: Recording) -> dict | None:
@@ -55,7 +119,8 @@ async def transcript_segments(settings: Settings, recording: Recording) -> list[
         return None
     return [
         {"index": i, "start": s["start"], "end": s["end"], "speaker": s.get("speaker"),
-         "speaker_confidence": s.get("speaker_confidence"), "text": s["text"], "inaudible": s.get("inaudible", False)}
+         "speaker_confidence": s.get("speaker_confidence"), "text": s["text"], "inaudible": s.get("inaudible", False),
+         "edited": s.get("edited")}
         for i, s in enumerate(data.get("segments", []))
     ]
 

@@ -94,6 +94,8 @@ ROUTES: dict[str, Audited | None] = {
     "transcript": _on(AuditObject.TRANSCRIPT, "recording_id"),
     "speakers": _on(AuditObject.TRANSCRIPT, "recording_id"),
     "speakers_swap": _on(AuditObject.TRANSCRIPT, "recording_id"),
+    "transcript_edits": _on(AuditObject.TRANSCRIPT, "recording_id"),
+    "transcript_edit": _on(AuditObject.TRANSCRIPT, "recording_id"),
     "media": _on(AuditObject.MEDIA, "recording_id", reads=PLAY),
     "queue": _on(AuditObject.QUEUE),
     # Ratings and suggestions.

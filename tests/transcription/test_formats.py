@@ -77,6 +77,7 @@ def test_json_has_exactly_the_documented_shape_and_reads_back():
         "duration": 3725.5,
         "segments": [
             {"start": 1.0, "end": 3.2, "speaker": None, "speaker_confidence": None, "text": "How have you been?", "inaudible": False,
+                 "edited": None, "joins_next": False,
                  "words": [
                 {"start": 1.0, "end": 1.4, "word": "How", "probability": 0.93},
                 {"start": 1.4, "end": 1.7, "word": "have", "probability": 0.98},
@@ -84,9 +85,9 @@ def test_json_has_exactly_the_documented_shape_and_reads_back():
                 {"start": 2.1, "end": 3.2, "word": "been?", "probability": 0.877},
             ]},
             {"start": 4.0, "end": 7.25, "speaker": None, "speaker_confidence": None, "text": "Up & down <mostly> down.",
-             "inaudible": False, "words": []},
+             "inaudible": False, "edited": None, "joins_next": False, "words": []},
             {"start": 3724.0, "end": 3725.5, "speaker": "therapist", "speaker_confidence": 0.877, "text": "See you next week.",
-             "inaudible": False, "words": []},
+             "inaudible": False, "edited": None, "joins_next": False, "words": []},
         ],
     }
     again = Transcript.from_dict(data)

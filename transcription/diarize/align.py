@@ -104,7 +104,7 @@ def assign_speakers(transcript: Transcript, turns: Sequence[Turn], options: Alig
                 pieces[-1] = (pieces[-1][0], i + 1)
             else:
                 pieces.append((i, i + 1))
-        for first, last in pieces:
+        for n, (first, last) in enumerate(pieces):
             words = segment.words[first:last]
             speaker = speakers[first]
             confidences = [found[i].confidence for i in range(first, last) if found[i] is not None]
@@ -113,6 +113,8 @@ def assign_speakers(transcript: Transcript, turns: Sequence[Turn], options: Alig
             if len(pieces) == 1:
                 segments.append(make_segment(segment.start, segment.end, segment.text, list(words), label, confidence))
             else:
-                segments.append(make_segment(words[0].start, words[-1].end, join_words(words), list(words), label,
-                                             confidence))
+                # Marked as one line with the next, so that a person giving both one speaker joins them again.
+                segments.append(dataclasses.replace(
+                    make_segment(words[0].start, words[-1].end, join_words(words), list(words), label, confidence),
+                    joins_next=n < len(pieces) - 1))
     return dataclasses.replace(transcript, segments=segments)

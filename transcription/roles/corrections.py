@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from enum import Enum
 
-from transcription.diarize import join_words, make_segment
+from transcription.diarize import join_words
 from transcription.roles.assignment import PATIENT, ROLES, SET_BY_HAND, THERAPIST, RoleAssignment, speaker_at_time
 from transcription.transcript import Transcript
 
@@ -96,17 +96,13 @@ def _apply_range(transcript: Transcript, correction: Correction) -> Transcript:
     for segment in transcript.segments:
         inside = [correction.start <= (w.start + w.end) / 2 < correction.end for w in segment.words]
         if not segment.words:
-            if correction.start <= (segment.start + segment.end) / 2 < correction.end:
-                segments.append(dataclasses.replace(segment, speaker=correction.speaker, speaker_confidence=1.0))
-            else:
-                segments.append(segment)
-            continue
+            inside = [correction.start <= (segment.start + segment.end) / 2 < correction.end]
         if not any(inside):
             segments.append(segment)
             continue
         if all(inside):
-            segments.append(make_segment(segment.start, segment.end, segment.text, list(segment.words),
-                                         correction.speaker, 1.0))
+            segments.append(dataclasses.replace(segment, words=list(segment.words), speaker=correction.speaker,
+                                                speaker_confidence=1.0))
             continue
         pieces: list[tuple[bool, list]] = []
         for word, corrected in zip(segment.words, inside, strict=True):
@@ -114,11 +110,31 @@ def _apply_range(transcript: Transcript, correction: Correction) -> Transcript:
                 pieces[-1][1].append(word)
             else:
                 pieces.append((corrected, [word]))
-        for corrected, words in pieces:
+        for n, (corrected, words) in enumerate(pieces):
             speaker, confidence = ((correction.speaker, 1.0) if corrected
                                    else (segment.speaker, segment.speaker_confidence))
-            segments.append(make_segment(words[0].start, words[-1].end, join_words(words), words, speaker, confidence))
-    return dataclasses.replace(transcript, segments=segments)
+            segments.append(dataclasses.replace(
+                segment, start=words[0].start, end=words[-1].end, text=join_words(words), words=words,
+                speaker=speaker, speaker_confidence=confidence,
+                joins_next=segment.joins_next if n == len(pieces) - 1 else True))
+    return dataclasses.replace(transcript, segments=_rejoined(segments))
+
+
+def _rejoined(segments: list) -> list:
+    """Lines that a change of speaker split, joined again where they have one speaker again: giving a
+    split-off line back to its neighbours' speaker undoes the split."""
+    out = []
+    for segment in segments:
+        last = out[-1] if out else None
+        if last is not None and last.joins_next and last.speaker == segment.speaker:
+            confidences = [c for c in (last.speaker_confidence, segment.speaker_confidence) if c is not None]
+            out[-1] = dataclasses.replace(
+                last, end=segment.end, text=join_words([*last.words, *segment.words]) if last.words else last.text,
+                words=[*last.words, *segment.words], speaker_confidence=min(confidences) if confidences else None,
+                joins_next=segment.joins_next, edited=last.edited or segment.edited)
+        else:
+            out.append(segment)
+    return out
 
 
 def apply_corrections(transcript: Transcript, corrections: Iterable[Correction | dict],

@@ -7,11 +7,11 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from server import access, audit_trail
-from server.errors import Invalid, NotFound
+from server.errors import Conflict, Invalid, NotFound
 from server.models import AuditAction
-from server.services import deletion, media, recordings, speakers
+from server.services import deletion, media, recordings, speakers, transcript_edits, transcripts
 from server.services.cases import check_session_number
-from server.services.transcripts import read_transcript
+from server.services.transcripts import read_transcript, stored_transcript
 from server.storage import storage_for
 from server.web.byte_ranges import ranged_response
 from server.web.deps import api_user, json_body, settings_of
@@ -196,11 +196,44 @@ async def post_speaker(request: Request) -> JSONResponse:
       400: {description: Bad times or speaker.}
       409: {description: No transcript yet.}
     """
-    recording, row = await speakers.correctable(api_user(request), request.path_params["recording_id"])
+    recording, row = await transcripts.correctable(api_user(request), request.path_params["recording_id"])
     body = await json_body(request)
     correction = speakers.speaker_correction(body.get("start"), body.get("end"), body.get("speaker"))
     return JSONResponse(await speakers.save_correction(settings_of(request), recording, row, correction,
                                                          api_user(request)))
+
+
+async def get_edits(request: Request) -> JSONResponse:
+    """
+    summary: Every correction of the transcript's text, oldest first, with what was recognised before.
+    responses:
+      200: {description: "{edits: [{kind: text|merge|split, start, end, text?, split_at?, by, at, made}]}: `made` is false for one whose line a new transcription no longer has"}
+      409: {description: No transcript yet.}
+    """
+    recording = await access.readable_recording(api_user(request), request.path_params["recording_id"])
+    row = await stored_transcript(recording)
+    if row is None:
+        raise Conflict("There is no transcript yet.")
+    return JSONResponse({"edits": transcript_edits.edit_log(settings_of(request), recording, row)})
+
+
+async def post_edit(request: Request) -> JSONResponse:
+    """
+    summary: Correct the transcript's text; kept, with who and when, across re-transcription.
+    description: "A line is named by its `start` and `end` as the transcript gives them. `kind` text: its words are `text`. merge: the line from `start` and the next, ending at `end`, become one (same speaker). split: the line becomes two, the second beginning with word number `word` (from 0). The line keeps what was recognised in `edited.recognised`."
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, required: [kind, start, end], properties: {kind: {type: string, enum: [text, merge, split]}, start: {type: number}, end: {type: number}, text: {type: string}, word: {type: integer}}}
+    responses:
+      200: {description: The corrected transcript.}
+      400: {description: Bad kind, times, text or word.}
+      409: {description: "No transcript yet, no line there any more (reload), or lines of different speakers to merge."}
+    """
+    user = api_user(request)
+    recording, row = await transcripts.correctable(user, request.path_params["recording_id"])
+    body = await json_body(request)
+    return JSONResponse(await transcript_edits.save_edit(settings_of(request), recording, row, body, user))
 
 
 RECORDING = "/recordings/{recording_id:int}"
@@ -216,4 +249,6 @@ routes = [
     Route(f"{RECORDING}/media", get_media, methods=["GET"], name="media"),
     Route(f"{RECORDING}/speakers/swap", post_swap, methods=["POST"], name="speakers_swap"),
     Route(f"{RECORDING}/speakers", post_speaker, methods=["POST"], name="speakers"),
+    Route(f"{RECORDING}/transcript/edits", get_edits, methods=["GET"], name="transcript_edits"),
+    Route(f"{RECORDING}/transcript/edits", post_edit, methods=["POST"], name="transcript_edit"),
 ]

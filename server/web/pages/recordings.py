@@ -10,7 +10,7 @@ from starlette.routing import Route
 from server import access
 from server.errors import DomainError
 from server.models import JobStatus, Rating, User
-from server.services import assignments, audit_log, deletion, recordings, speakers
+from server.services import assignments, audit_log, deletion, recordings, speakers, transcripts
 from server.services.transcripts import read_transcript, stored_transcript
 from server.web.deps import checked_form, page_user, redirect, render, settings_of
 from server.web.serialise import job_json, recording_json
@@ -31,7 +31,7 @@ async def recording_page(request: Request, error: str | None = None, status_code
     if access.sees_everything(user):
         assignable = await assignments.current_supervisors(settings_of(request),
                                                            exclude={a.supervisor_id for a in assigned})
-    can_correct_speakers = transcript is not None and bool(transcript.segments) and access.may_correct_speakers(
+    can_correct = transcript is not None and bool(transcript.segments) and access.may_correct_transcript(
         user, recording)
     info = await recording_json(request, recording)
     accesses = (await audit_log.events(audit_log.Filters(recording=recording.id), limit=ACCESSES_SHOWN)
@@ -46,8 +46,8 @@ async def recording_page(request: Request, error: str | None = None, status_code
         job=job_json(job),
         transcript=transcript,
         speaker_info=speaker_info,
-        can_correct_speakers=can_correct_speakers,
-        correcting_speakers=can_correct_speakers and request.query_params.get("speakers") == "edit",
+        can_correct=can_correct,
+        correcting_speakers=can_correct and request.query_params.get("speakers") == "edit",
         case=recording.session.case,
         is_owner=access.is_treating_trainee(user, recording.session.case),
         can_retry=access.may_retry(user, recording),
@@ -102,7 +102,7 @@ async def speaker_form(request: Request) -> Response:
     """A line, or the words selected, given to one speaker; the form's `correction` is "START END ROLE"."""
     user = page_user(request)
     form = await checked_form(request)
-    recording, row = await speakers.correctable(user, request.path_params["recording_id"])
+    recording, row = await transcripts.correctable(user, request.path_params["recording_id"])
     parts = str(form.get("correction", "")).split()
     if len(parts) != 3:
         return await recording_page(request, error="Choose who said the line or the selected words.", status_code=400)
