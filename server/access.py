@@ -275,6 +275,11 @@ async def ratings_shown(user: User, recording: Recording, *, raters: set[int], e
     raise NotFound("No such recording.")
 
 
+def sees_released_result_only(user: User, recording: Recording, raters: set[int]) -> bool:
+    """The trainee, and their supervisors not rating the tape: the result as released, not as it stands."""
+    return not sees_everything(user) and recording.adjudicator_id != user.id and user.id not in raters
+
+
 async def may_see_suggestion(user: User, recording: Recording) -> bool:
     """Raters and course leads see it while rating; others (the trainee) once feedback is released."""
     if sees_everything(user) or await is_rater(user, recording):

@@ -7,6 +7,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from rating.accreditation import AccreditationTargets
 from server.models import Role
@@ -62,6 +63,13 @@ def _roles(env: dict[str, str], name: str, default: str) -> frozenset[str]:
     if unknown := names - known:
         raise SystemExit(f"{name} names roles that do not exist: {', '.join(sorted(unknown))}")
     return frozenset(names)
+
+
+def _smtp_url(env: dict[str, str]) -> str:
+    value = env.get("DIT_SMTP_URL") or ""
+    if value and (urlsplit(value).scheme not in ("smtp", "smtps") or not urlsplit(value).hostname):
+        raise SystemExit("DIT_SMTP_URL must be smtp://[user:password@]host[:port] or smtps://…")
+    return value
 
 
 def _flag(env: dict[str, str], name: str, default: bool) -> bool:
@@ -148,6 +156,8 @@ class Settings:
     retain_media_days: int = 90
     retain_replaced_days: int = 30
     retain_transcript_days: int = 365
+    # The course lead's work list marks a tape overdue once it has waited this long at one stage.
+    overdue_days: int = 14
     secure_cookies: bool = False
     session_idle_minutes: int = 30
     session_hours: int = 12
@@ -159,6 +169,12 @@ class Settings:
     web_concurrency: int = 1
     # A bearer token Prometheus sends to /metrics; without one, only loopback and the trusted proxies may scrape.
     metrics_token: str = field(default="", repr=False)
+    # Email for notifications: smtp://user:password@host:port (STARTTLS when the server offers it) or
+    # smtps://… (TLS from the start); none, and notifications are only listed in the service. Emails link
+    # to public_url, the address people reach the service at.
+    smtp_url: str = field(default="", repr=False)
+    mail_from: str = "DIT supervision <noreply@localhost>"
+    public_url: str = "http://localhost:8000"
     scale_file: Path | None = None
     accreditation_years: int = 3
     anonymise_adjudication: bool = True
@@ -222,6 +238,7 @@ class Settings:
             retain_media_days=_positive(env, "DIT_RETAIN_MEDIA_DAYS", 90),
             retain_replaced_days=_positive(env, "DIT_RETAIN_REPLACED_DAYS", 30),
             retain_transcript_days=_positive(env, "DIT_RETAIN_TRANSCRIPT_DAYS", 365),
+            overdue_days=_positive(env, "DIT_OVERDUE_DAYS", 14),
             secure_cookies=_flag(env, "DIT_SECURE_COOKIES", False),
             session_idle_minutes=_positive(env, "DIT_SESSION_IDLE_MINUTES", 30),
             session_hours=_positive(env, "DIT_SESSION_HOURS", 12),
@@ -230,6 +247,9 @@ class Settings:
             trusted_proxies=_proxies(env, "DIT_TRUSTED_PROXIES"),
             web_concurrency=_positive(env, "WEB_CONCURRENCY", 1),
             metrics_token=env.get("DIT_METRICS_TOKEN") or "",
+            smtp_url=_smtp_url(env),
+            mail_from=env.get("DIT_MAIL_FROM") or "DIT supervision <noreply@localhost>",
+            public_url=(env.get("DIT_PUBLIC_URL") or f"http://localhost:{env.get('PORT') or 8000}").rstrip("/"),
             scale_file=Path(env["DIT_SCALE_FILE"]) if env.get("DIT_SCALE_FILE") else None,
             accreditation_years=_int(env, "DIT_ACCREDITATION_YEARS", 3),
             anonymise_adjudication=_flag(env, "DIT_ANONYMISE_ADJUDICATION", True),

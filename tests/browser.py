@@ -67,12 +67,25 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
 
 
+def accept_confirmations(page) -> list[str]:
+    """Say yes to the page's confirmation dialogs (web/static/confirm.js), as a person would who read
+    them; the messages asked, to check."""
+    asked = []
+
+    def accept(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    return asked
+
+
 def log_in(page, url: str, username: str, password: str) -> None:
     page.goto(url + "/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button:has-text('Log in')")
-    page.wait_for_url(re.compile(r"/cases$"))
+    page.wait_for_url(re.compile(r"/(cases|worklist|queue)$"))
 
 
 def upload_on_case_page(page, number: int, path) -> None:

@@ -37,6 +37,11 @@ API = [
     ("GET", "/api/openapi.json", None, expect(200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/api/scale", None, expect(401, 200, 200, 200, 200, 200, 200)),
     ("GET", "/api/queue", None, expect(401, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/worklist", None, expect(401, 403, 403, 403, 403, 200, 200)),
+    ("GET", "/api/notifications", None, expect(401, 200, 200, 200, 200, 200, 200)),
+    ("POST", "/api/notifications/read", None, expect(401, 200, 200, 200, 200, 200, 200)),
+    ("POST", "/api/notifications/{notification}/read", None, expect(401, 404, 404, 404, 404, 404, 404)),
+    ("PUT", "/api/me/email", "json", expect(401, 200, 200, 200, 200, 200, 200)),
     # 'supervisor' is assigned to rate the recording; the body names nobody, so leads get 400.
     ("POST", "/api/recordings/{recording}/assignments", "assign", expect(401, 403, 404, 403, 404, 400, 400)),
     ("POST", "/api/recordings/{recording}/submit-for-assessment", None, expect(401, 200, 404, 403, 404, 403, 403)),
@@ -48,6 +53,7 @@ API = [
     ("PUT", "/api/recordings/{recording}/ratings/consensus", "json", expect(401, 403, 404, 403, 404, 409, 409)),
     ("POST", "/api/recordings/{recording}/ratings/consensus/submit", None, expect(401, 403, 404, 403, 404, 409, 409)),
     ("POST", "/api/recordings/{recording}/adjudicator", "assign", expect(401, 403, 404, 403, 404, 400, 400)),
+    ("DELETE", "/api/recordings/{recording}/assignments/{username}", None, expect(401, 403, 404, 403, 404, 404, 404)),
     ("POST", "/api/recordings/{recording}/release", None, expect(401, 403, 404, 403, 404, 409, 409)),
     ("POST", "/api/ratings/{rating}/reopen", "json", expect(401, 403, 403, 403, 403, 400, 400)),
     ("GET", "/api/ratings/export", None, expect(401, 403, 403, 403, 403, 200, 200)),
@@ -61,6 +67,8 @@ API = [
     # The recording is a tone: no segments to swap (409) for those who may correct speakers.
     ("POST", "/api/recordings/{recording}/speakers/swap", None, expect(401, 409, 404, 409, 404, 409, 409)),
     ("POST", "/api/recordings/{recording}/speakers", "json", expect(401, 400, 404, 400, 404, 400, 400)),
+    ("GET", "/api/recordings/{recording}/transcript/edits", None, READ),
+    ("POST", "/api/recordings/{recording}/transcript/edits", "json", expect(401, 400, 404, 400, 404, 400, 400)),
     ("POST", "/api/cases/{case}/ipaf", "json", expect(401, 400, 404, 400, 404, 400, 400)),
     # No IPAF is recorded, so those who may see the suggestion are told so (409).
     ("GET", "/api/recordings/{recording}/suggestion", None, expect(401, 403, 404, 409, 404, 409, 409)),
@@ -101,6 +109,12 @@ PAGES = [
     ("GET", "/readyz", None, expect(200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/metrics", None, expect(200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/cases", None, expect(303, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/worklist", None, expect(303, 403, 403, 403, 403, 200, 200)),
+    ("GET", "/notifications", None, expect(303, 200, 200, 200, 200, 200, 200)),
+    ("POST", "/recordings/{recording}/assignments/{username}/delete", "form", expect(401, 403, 404, 403, 404, 404, 404)),
+    ("POST", "/notifications/read", "form", expect(401, 303, 303, 303, 303, 303, 303)),
+    ("GET", "/notifications/{notification}", None, expect(303, 404, 404, 404, 404, 404, 404)),
+    ("POST", "/account/email", "form", expect(401, 303, 303, 303, 303, 303, 303)),
     ("POST", "/cases", "case", expect(401, 303, 403, 403, 403, 303, 303)),
     ("GET", "/cases/{case}", None, expect(303, 200, 404, 200, 404, 200, 200)),
     ("POST", "/cases/{case}/ipaf", "form", expect(401, 400, 404, 400, 404, 400, 400)),
@@ -220,7 +234,8 @@ async def test_every_role_gets_the_right_answer_from_every_route(people, setting
     leaver = await User.create(username="leaver", name="Lee Ver", role=Role.TRAINEE, password_hash="x")
     values = {"case": case_id, "recording": recording_id, "number": 2, "rating": draft.json()["id"],
               "trainee": owner.user.id, "table": "ratings", "user": leaver.id, "session": 999_999, "token": 999_999,
-              "entry": 999_999}
+              "entry": 999_999, "notification": 999_999,
+              "username": "nobody"}
     codes = iter(range(200, 400))
 
     async def call(client_request, method, template, body, headers=None, csrf=None):
@@ -316,6 +331,8 @@ BY_ASSIGNMENT = [
     ("GET", "/api/recordings/{recording}/suggestion", None, 409, 403),
     ("POST", "/api/recordings/{recording}/speakers/swap", None, 409, 409),
     ("POST", "/api/recordings/{recording}/speakers", "json", 400, 400),
+    ("GET", "/api/recordings/{recording}/transcript/edits", None, 200, 200),
+    ("POST", "/api/recordings/{recording}/transcript/edits", "json", 400, 400),
     ("GET", "/api/cases/{case}", None, 404, 404),
     ("GET", "/api/trainees/{trainee}/progress", None, 404, 404),
     ("GET", "/recordings/{recording}", "page", 200, 200),

@@ -116,7 +116,7 @@ def test_an_account_from_its_link_to_its_deactivation_in_chromium(service):
         code, used_step = fresh_code(totp, used_step)
         supervisor.fill("input[name=code]", code)
         supervisor.click("button:has-text('Log in')")
-        supervisor.wait_for_url(re.compile(r"/cases$"))
+        supervisor.wait_for_url(re.compile(r"/queue$"))
         expect(supervisor.locator(".who")).to_contain_text(FULL_NAME)
 
         # A password change keeps this browser signed in; a copy of its cookie from before opens nothing.
@@ -131,7 +131,7 @@ def test_an_account_from_its_link_to_its_deactivation_in_chromium(service):
         expect(supervisor.locator("[aria-labelledby=sessions-heading] tbody tr")).to_contain_text("this one")
         shot(supervisor, "6-password-changed")
         supervisor.click("nav >> text=Cases")
-        supervisor.wait_for_url(re.compile(r"/cases$"))
+        supervisor.wait_for_url(re.compile(r"/queue$"))
         expect(supervisor.locator(".who")).to_contain_text(FULL_NAME)
         replay = new_page()
         replay.context.add_cookies(old_cookies)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.browser import launch, log_in
+from tests.browser import accept_confirmations, launch, log_in
 from tests.test_player_browser import PLAYER, api, upload_and_transcribe, watch
 from tests.test_rating_browser import add_second_supervisor
 
@@ -86,8 +86,11 @@ def test_every_page_keeps_to_the_content_security_policy_and_its_scripts_run(ser
         assert supervisor.post(f"/api/recordings/{recording_id}/ratings/mine/submit").status_code == 200
 
         page = guarded(browser, problems, viewport={"width": 1280, "height": 900}).new_page()
+        accept_confirmations(page)
         log_in(page, url, "lead", logins["lead"])
-        expect(page.locator("main")).to_contain_text("DEMO-001")  # the cases page
+        expect(page.locator("h1")).to_have_text("Work list")  # a course lead's home
+        page.goto(f"{url}/cases")
+        expect(page.locator("main")).to_contain_text("DEMO-001")
         page.goto(f"{url}/cases/{case_id}")
         expect(page.locator("#session-6")).to_be_visible()
 

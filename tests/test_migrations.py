@@ -147,14 +147,16 @@ OLD_INSTALLS = {"e096de0": SCHEMA_BEFORE_MIGRATIONS, "1840a3d": SCHEMA_BEFORE_MI
 # 0007's wrapped data keys).
 NEW_COLUMNS = {"recording": {"speaker_corrections", "consent_date", "consent_confirmed_at", "consent_withdrawn_at",
                              "replaced_at", "media_deleted_at", "transcript_deleted_at", "deleted_at", "deleted_by_id",
-                             "deletion_reason", "key_id", "data_key"},
-               "transcript": {"speakers"},
+                             "deletion_reason", "key_id", "data_key", "quality_warnings", "released_result",
+                             "withdrawn_reason"},
+               "transcript": {"speakers", "edits"},
                "supervisionlog": {"awaiting_confirmation", "confirmed_by_id", "confirmed_at"},
                "user": {"last_sign_in_at", "deactivated_at", "mfa_secret", "mfa_enabled_at", "mfa_last_counter",
-                        "recovery_codes"},
+                        "recovery_codes", "email", "email_opt_out"},
                "apitoken": {"created_from", "last_used_from", "expires_at", "revoked_at"},
                "transcription_job": {"not_before"}}
-NEW_TABLES = {"tortoise_migrations", "user_session", "sign_in_attempt", "password_link", "worker", "audit_event"}
+NEW_TABLES = {"tortoise_migrations", "user_session", "sign_in_attempt", "password_link", "worker", "audit_event",
+              "notification"}
 # On PostgreSQL, opening the database also makes procrastinate's tables (the job queue's own schema).
 QUEUE_TABLES = {"procrastinate_workers", "procrastinate_jobs", "procrastinate_periodic_defers", "procrastinate_events"}
 

@@ -33,7 +33,7 @@ async def test_login_failures_say_why_and_logins_land_on_cases(people, browser):
 def test_after_login_only_local_pages_are_followed():
     assert safe_next("/cases/3") == "/cases/3"
     for offsite in ("//evil.example/", "https://evil.example/", "javascript:alert(1)", ""):
-        assert safe_next(offsite) == "/cases"
+        assert safe_next(offsite) == "/"
 
 
 async def test_anonymous_visitors_are_sent_to_log_in_and_back(browser):

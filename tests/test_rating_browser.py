@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from speechfixtures.recorded import jfk_wav
-from tests.browser import ARTIFACTS, launch, log_in, upload_on_case_page
+from tests.browser import ARTIFACTS, accept_confirmations, launch, log_in, upload_on_case_page
 from tests.conftest import CONSENT
 
 # Every test here opens a rating page, which asks for the on-model suggestion: the classifier is trained
@@ -239,6 +239,7 @@ def test_a_lead_adjudicates_releases_and_the_trainee_reads_the_feedback(service,
         script_errors = []
         context.on("weberror", lambda error: script_errors.append(str(error.error)))
         page = context.new_page()
+        asked = accept_confirmations(page)
         log_in(page, url, "lead", logins["lead"])
         page.goto(f"{url}/recordings/{recording_id}/ratings")
         expect(page.locator("table.comparison tr.differs")).to_have_count(2)
@@ -263,6 +264,7 @@ def test_a_lead_adjudicates_releases_and_the_trainee_reads_the_feedback(service,
         page.goto(f"{url}/recordings/{recording_id}/ratings")
         page.click("text=Release feedback to the trainee")
         expect(page.locator(".lead-status")).to_contain_text("feedback released")
+        assert asked[-1].startswith("Release this result to the trainee?")
 
         reader = browser.new_context().new_page()
         log_in(reader, url, "trainee", logins["trainee"])
@@ -270,12 +272,18 @@ def test_a_lead_adjudicates_releases_and_the_trainee_reads_the_feedback(service,
         expect(reader.locator(".feedback")).to_contain_text("Warm, but the rupture was not explored.")
         expect(reader.locator(".feedback .verdict")).to_have_text("Passed")
 
-        # The lead reopens one rater's rating, giving a reason; the feedback is withdrawn until released again.
-        page.click("#rating-cards .rating-card:first-child summary:has-text('Reopen')")
-        page.fill("#rating-cards .rating-card:first-child input[name=reason]", "Scored before the tape was complete")
-        page.click("#rating-cards .rating-card:first-child button:has-text('Reopen rating')")
+        # The lead reopens one rater's rating, giving a reason, and withdraws the released result, saying why.
+        card = page.locator("#rating-cards .rating-card").first
+        card.locator("summary:has-text('Reopen')").click()
+        card.locator("input[name=reason]").fill("Scored before the tape was complete")
+        card.locator("input[name=released][value=withdraw]").check()
+        card.locator("input[name=withdrawn_reason]").fill("A rating is being revised")
+        card.locator("button:has-text('Reopen rating')").click()
         expect(page.locator("#rating-cards .rating-card").first).to_contain_text("draft")
+        assert asked[-1].startswith("Reopen this rating?")
+        expect(page.locator(".history")).to_contain_text("A rating is being revised")
         reader.reload()
-        expect(reader.locator("h2")).to_have_text("No feedback has been released yet")
+        expect(reader.locator("h2")).to_have_text("This feedback was withdrawn")
+        expect(reader.locator(".empty-state")).to_contain_text("A rating is being revised")
         assert script_errors == []
         browser.close()

@@ -121,7 +121,7 @@ async def test_blind_double_rating_adjudication_release_and_export(people, rated
 
 
 @pytest.mark.slow
-async def test_reopening_needs_a_reason_and_withdraws_released_feedback(people, rated_recording):
+async def test_reopening_needs_a_reason_and_keeps_or_withdraws_released_feedback(people, rated_recording):
     rid = rated_recording
     sue, lead, trainee = people["supervisor"], people["lead"], people["trainee"]
     await lead.post(f"/api/recordings/{rid}/assignments", json={"supervisor": "supervisor"})
@@ -134,12 +134,34 @@ async def test_reopening_needs_a_reason_and_withdraws_released_feedback(people, 
     assert (await sue.post(f"/api/ratings/{rating['id']}/reopen", json={"reason": "x"})).status_code == 403
     no_reason = await lead.post(f"/api/ratings/{rating['id']}/reopen", json={})
     assert no_reason.status_code == 400 and "reason" in no_reason.json()["error"]
-    reopened = await lead.post(f"/api/ratings/{rating['id']}/reopen", json={"reason": "Scored the wrong session."})
+    undecided = await lead.post(f"/api/ratings/{rating['id']}/reopen", json={"reason": "Scored the wrong session."})
+    assert undecided.status_code == 400 and "'released': 'keep'" in undecided.json()["error"]
+    # Kept: the trainee sees the result released until a new one is released, not the revision under way.
+    reopened = await lead.post(f"/api/ratings/{rating['id']}/reopen",
+                               json={"reason": "Scored the wrong session.", "released": "keep"})
     assert reopened.json()["status"] == "draft"
-    assert (await trainee.get(f"/api/recordings/{rid}/ratings")).json()["ratings"] == []
+    shown = (await trainee.get(f"/api/recordings/{rid}/ratings")).json()
+    assert [r["passed"] for r in shown["ratings"]] == [False] and shown["released"] is True
     edited = await sue.request("PUT", f"/api/recordings/{rid}/ratings/mine", json={"scores": all_scores(5)})
     assert edited.status_code == 200
     assert (await lead.post(f"/api/ratings/{rating['id']}/reopen", json={"reason": "again"})).status_code == 409
+    assert (await sue.post(f"/api/recordings/{rid}/ratings/mine/submit")).json()["passed"] is True
+    assert [r["passed"] for r in (await trainee.get(f"/api/recordings/{rid}/ratings")).json()["ratings"]] == [False]
+    work = (await lead.get("/api/worklist")).json()["stages"]
+    assert [e["recording"] for e in work["ready_to_release"]] == [rid]
+    assert (await lead.post(f"/api/recordings/{rid}/release")).status_code == 200
+    assert [r["passed"] for r in (await trainee.get(f"/api/recordings/{rid}/ratings")).json()["ratings"]] == [True]
+    assert [e["recording"] for e in (await lead.get("/api/worklist")).json()["stages"]["recently_released"]] == [rid]
+
+    # Withdrawn: the trainee sees why instead, and nothing of the result.
+    withdraw = {"reason": "Item 3 misread.", "released": "withdraw"}
+    no_why = await lead.post(f"/api/ratings/{rating['id']}/reopen", json=withdraw)
+    assert no_why.status_code == 400 and "withdrawn_reason" in no_why.json()["error"]
+    withdrawn = await lead.post(f"/api/ratings/{rating['id']}/reopen",
+                                json={**withdraw, "withdrawn_reason": "The result is being corrected."})
+    assert withdrawn.status_code == 200
+    shown = (await trainee.get(f"/api/recordings/{rid}/ratings")).json()
+    assert (shown["ratings"], shown["released"], shown["withdrawn_reason"]) == ([], False, "The result is being corrected.")
 
 
 @pytest.mark.slow

@@ -73,9 +73,10 @@ def _merged(spans: list[tuple[float, float]], join: float = 0.0) -> list[tuple[f
 def uncovered(speech: list[tuple[float, float]], segments: list[Segment],
               options: CoverageOptions = CoverageOptions()) -> list[tuple[float, float]]:
     """The stretches of `speech` that no word of `segments` covers, each at least `min_gap` long."""
+    # A segment without word times (openai-whisper may give none) covers its own span.
     covered = _merged([(w.start - options.word_margin, w.end + options.word_margin)
                        for s in segments if not s.inaudible for w in s.words]
-                      or [(s.start, s.end) for s in segments if not s.words and not s.inaudible])
+                      + [(s.start, s.end) for s in segments if not s.words and not s.inaudible])
     gaps = []
     for start, end in _merged(speech, options.join):
         cursor = start

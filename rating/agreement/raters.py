@@ -10,6 +10,7 @@ from scipy import stats
 from rating.agreement.estimators import cohen_kappa_by_group
 from rating.agreement.ratings import RATING_COLUMNS, forbid_duplicates, require_columns
 
+TOO_FEW = "too few tapes"
 _COMPARISONS = {
     "the others": ("mean_difference", "ci95_low", "ci95_high", "direction"),
     "the reference": ("reference_mean_difference", "reference_ci95_low", "reference_ci95_high", "reference_direction"),
@@ -69,10 +70,12 @@ def flag_raters(bias: pd.DataFrame, band: float) -> pd.DataFrame:
     - "within band" where the difference is under `band` score points either way;
     - "lenient" (positive) or "severe" (negative) where it is at least `band` and its interval lies
       wholly on the same side of zero, so chance is an unlikely explanation; a single recording
-      gives no interval, and its difference then stands alone (one calibration tape well off its
-      reference scores is worth the course lead's look);
+      gives no interval, and against the reference its difference then stands alone (one calibration
+      tape well off its reference scores is worth the course lead's look);
     - "unclear" where it is at least `band` but its interval reaches zero: the recordings vary too
       much, or are too few, to tell the rater's leaning from chance;
+    - "too few tapes" where it is at least `band` against the others on the one recording they share:
+      one tape rated by two people cannot say which of them leans;
     - None where the rater shares nothing with the others (or with the reference).
     A rater is flagged exactly where a direction is "lenient" or "severe", so the two never disagree.
     """
@@ -80,7 +83,10 @@ def flag_raters(bias: pd.DataFrame, band: float) -> pd.DataFrame:
     reasons = []
     for whom, (difference, low, high, direction) in _COMPARISONS.items():
         values = table[[difference, low, high]].to_numpy(dtype=float)
-        table[direction] = [_direction(mean, low, high, band) for mean, low, high in values]
+        # One calibration tape well off its reference is worth a look; one tape shared with another rater
+        # says nothing about either of them.
+        alone = whom == "the reference"
+        table[direction] = [_direction(mean, low, high, band, alone) for mean, low, high in values]
         reasons.append(
             [
                 f"{leaning} against {whom} ({mean:+.2f})" if leaning in ("lenient", "severe") else ""
@@ -211,12 +217,14 @@ def _mean_with_interval(grouped) -> pd.DataFrame:
     return table.drop(columns="std")
 
 
-def _direction(mean: float, low: float, high: float, band: float) -> str | None:
+def _direction(mean: float, low: float, high: float, band: float, alone: bool) -> str | None:
     if not np.isfinite(mean):
         return None
     if abs(mean) < band:
         return "within band"
-    # A single recording's interval is NaN, which reaches nothing: its difference stands alone.
+    # A single recording gives no interval: its difference stands alone where `alone`, else it is too few.
+    if not (np.isfinite(low) and np.isfinite(high)) and not alone:
+        return TOO_FEW
     if low <= 0 <= high:
         return "unclear"
     return "lenient" if mean > 0 else "severe"

@@ -55,6 +55,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     async def work() -> int:
         from server.services.encryption import check_keyring
+        from server.services.reminders import keep_reminding
         from server.services.storage_sweep import keep_swept
 
         check_keyring(settings)
@@ -63,11 +64,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
         # What a crash left half-written (this machine's scratch directories, orphaned objects), swept
         # now and every ten minutes for as long as the worker runs.
         sweeper = asyncio.create_task(keep_swept(settings, asyncio.Event()))
+        reminder = asyncio.create_task(keep_reminding(settings, asyncio.Event()))
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):
             await task
         sweeper.cancel()
+        reminder.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
         return 0

@@ -11,7 +11,8 @@ from tortoise.expressions import F, Q
 
 from server.clock import now
 from server.config import Settings
-from server.models import JobStatus, TranscriptionJob
+from server.models import JobStatus, NotificationKind, TranscriptionJob, User
+from server.services import notifications
 
 log = logging.getLogger("dit.jobs")
 
@@ -69,17 +70,25 @@ async def hand_back(job: TranscriptionJob, worker: str) -> None:
 async def fail_attempt(settings: Settings, job: TranscriptionJob, worker: str, reason: str) -> bool:
     """An attempt failed: queue the job again after a backoff, or, after the last attempt, fail it with
     the reason. True if the job is to be tried again."""
-    return await _settle(settings, held(job, worker), job.attempts, reason) == JobStatus.QUEUED
+    return await _settle(settings, held(job, worker), job, reason) == JobStatus.QUEUED
 
 
-async def _settle(settings: Settings, lease, attempts: int, reason: str) -> JobStatus | None:
-    """The job queued again or failed, through `lease`; None if the lease matched no row."""
+async def _settle(settings: Settings, lease, job: TranscriptionJob, reason: str) -> JobStatus | None:
+    """The job queued again or failed, through `lease`; None if the lease matched no row. Its failure is
+    told to whoever uploaded the recording."""
+    attempts = job.attempts
     if attempts < settings.job_max_attempts:
         changed = await lease.update(status=JobStatus.QUEUED, worker=None, progress=0.0, error=reason,
                                      not_before=now() + backoff(settings, attempts))
         return JobStatus.QUEUED if changed else None
     changed = await lease.update(status=JobStatus.FAILED, error=final_reason(attempts, reason), finished_at=now())
-    return JobStatus.FAILED if changed else None
+    if not changed:
+        return None
+    uploader = await User.filter(uploads__id=job.recording_id).first()
+    await notifications.notify(settings, [uploader], NotificationKind.TRANSCRIPTION_FAILED,
+                               f"/recordings/{job.recording_id}")
+    notifications.schedule(settings)
+    return JobStatus.FAILED
 
 
 def final_reason(attempts: int, reason: str) -> str:
@@ -95,7 +104,7 @@ async def requeue_stale(settings: Settings) -> int:
         # Through the silent worker's lease and only while it is still silent: one that beats again in
         # the meantime keeps its job, and of two workers taking the job back, one does.
         lease = held(job, job.worker).filter(heartbeat_at__lt=cutoff)
-        if await _settle(settings, lease, job.attempts, STOPPED):
+        if await _settle(settings, lease, job, STOPPED):
             count += 1
     if count:
         log.info("took back %d transcription job(s) whose worker stopped", count)

@@ -5,6 +5,7 @@ from server.models.accounts import ApiToken, EndReason, PasswordLink, Role, Sign
 from server.models.audit import AuditAction, AuditEvent, AuditObject, AuditOutcome
 from server.models.cases import Case, CaseIpaf, Recording, TherapySession, Transcript
 from server.models.jobs import JobStatus, TranscriptionJob, Worker
+from server.models.notifications import EmailState, Notification, NotificationKind
 from server.models.progress import SupervisionLog, TrainingRecord
 from server.models.ratings import (
     Assignment,
@@ -17,7 +18,8 @@ from server.models.ratings import (
 )
 
 __all__ = [
-    "ApiToken", "Assignment", "AuditAction", "AuditEvent", "AuditObject", "AuditOutcome", "Case", "CaseIpaf", "ClassifierJudgement", "EndReason", "JobStatus", "PasswordLink",
+    "ApiToken", "Assignment", "AuditAction", "AuditEvent", "AuditObject", "AuditOutcome", "Case", "CaseIpaf", "ClassifierJudgement", "EmailState", "EndReason", "JobStatus",
+    "Notification", "NotificationKind", "PasswordLink",
     "Rating", "RatingAction", "RatingEvent", "RatingKind", "RatingStatus", "Recording", "Role", "SignInAttempt",
     "SupervisionLog", "TherapySession", "TrainingRecord", "Transcript", "TranscriptionJob", "User", "UserSession",
     "Worker",

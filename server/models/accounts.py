@@ -30,6 +30,10 @@ class User(Model):
     accredited_on = fields.DateField(null=True)
     # The training group a trainee belongs to (e.g. "2026 spring"), for the agreement audit's filters.
     cohort = fields.CharField(max_length=64, null=True)
+    # Where notifications are emailed (when DIT_SMTP_URL is set), and the kinds the person chose not to get
+    # by email (server/models/notifications.py); every kind is still listed in the service.
+    email = fields.CharField(max_length=254, null=True)
+    email_opt_out = fields.JSONField(default=list, db_default=[])
     created_at = fields.DatetimeField(auto_now_add=True)
     last_sign_in_at = fields.DatetimeField(null=True)
     deactivated_at = fields.DatetimeField(null=True)

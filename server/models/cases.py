@@ -62,6 +62,11 @@ class Recording(Model):
     # The trainee puts a tape forward for assessment; feedback is shown to them only once released.
     submitted_for_assessment_at = fields.DatetimeField(null=True)
     feedback_released_at = fields.DatetimeField(null=True)
+    # The official result as released to the trainee (ratings.rating_json): what they keep seeing while a
+    # course lead has its rating reopened for revision, until a new result is released. When the lead
+    # withdraws it instead, why, for the trainee.
+    released_result = fields.JSONField(null=True)
+    withdrawn_reason = fields.TextField(default="", db_default="")
     # A calibration tape is rated by every supervisor; reference scores, when given, are the
     # course's agreed answer that each rater's scores are compared with.
     is_calibration = fields.BooleanField(default=False)
@@ -81,6 +86,9 @@ class Recording(Model):
     consent_withdrawn_at = fields.DatetimeField(null=True)
     # When a newer upload for the same session took this one's place: its media is kept for a while after.
     replaced_at = fields.DatetimeField(null=True)
+    # Each time someone put the recording forward or assigned it despite a failed quality check the page
+    # warned them of: {action, by, at, flag}.
+    quality_warnings = fields.JSONField(default=list, db_default=[])
     # What is gone, and when: the media and the transcript may go separately (retention), or the whole
     # recording (deleted on demand, or its consent withdrawn). The row stays as the tombstone.
     media_deleted_at = fields.DatetimeField(null=True)

@@ -245,16 +245,22 @@ def shared_recordings(ratings: pd.DataFrame) -> int:
     return int((raters >= 2).sum())
 
 
+# Below this many tapes rated by two raters or more, agreement coefficients and their intervals say
+# nothing a course should act on (an alpha from one tape is 0.00 "0.00 to 0.00"): the audit page says
+# what it needs instead of showing them.
+MIN_SHARED_TAPES = 5
+
+
 def shortage(ratings: pd.DataFrame) -> str | None:
     """Why there is too little to measure agreement on, or None."""
     if ratings.empty:
         return "No submitted ratings match these filters, so there is no agreement to report."
     n_shared, n_recordings = shared_recordings(ratings), ratings["recording"].nunique()
-    if n_shared < 2:
-        return (f"Too few ratings to measure agreement: {n_shared} of the {n_recordings} recording"
-                f"{'s' if n_recordings != 1 else ''} matching these filters "
-                f"{'has' if n_shared == 1 else 'have'} been rated by two or more raters, and agreement needs "
-                "at least two such recordings. The figures that cannot be computed are null.")
+    if n_shared < MIN_SHARED_TAPES:
+        return (f"Too few ratings to measure agreement: it needs at least {MIN_SHARED_TAPES} tapes rated by two "
+                f"raters or more, and {n_shared} of the {n_recordings} tape{'s' if n_recordings != 1 else ''} "
+                f"matching these filters {'is' if n_shared == 1 else 'are'}. Assign a second rater to more tapes, "
+                "or make one a calibration tape.")
     return None
 
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 from server import access
 from server.config import Settings
-from server.errors import Conflict, Invalid
-from server.models import Assignment, Rating, RatingKind, RatingStatus, Recording, Role, User
-from server.services.transcripts import quality_flag
+from server.errors import Conflict, Invalid, NotFound
+from server.models import Assignment, NotificationKind, Rating, RatingKind, RatingStatus, Recording, Role, User
+from server.services import notifications
+from server.services.recordings import note_quality_warning, quality_flag
 
 
 async def assigned_ids(recording: Recording) -> set[int]:
@@ -43,7 +44,26 @@ async def assign(user: User, recording: Recording, username: str, settings: Sett
     if supervisor.id == recording.adjudicator_id:
         raise Invalid(f"{supervisor.name} adjudicates this tape, so cannot also rate it.")
     await Assignment.create(recording=recording, supervisor=supervisor, assigned_by=user)
-    return supervisor, await add_second_rater(user, recording, supervisor, settings)
+    second = await add_second_rater(user, recording, supervisor, settings)
+    await note_quality_warning(recording, user, f"assigned to {supervisor.username}")
+    await notifications.notify(settings, [supervisor, second], NotificationKind.ASSIGNED,
+                               f"/recordings/{recording.id}/rate")
+    notifications.schedule(settings)
+    return supervisor, second
+
+
+async def unassign(user: User, recording: Recording, username: str) -> User:
+    """Take the tape from a rater who has not submitted (their draft is kept, unseen); returns them."""
+    access.require_lead(user)
+    assignment = await Assignment.get_or_none(recording=recording, supervisor__username=username).select_related(
+        "supervisor")
+    if assignment is None:
+        raise NotFound(f"'{username[:64]}' is not assigned to rate this recording.")
+    if await Rating.exists(recording=recording, rater=assignment.supervisor, kind=RatingKind.INDIVIDUAL,
+                           status=RatingStatus.SUBMITTED):
+        raise Conflict(f"{assignment.supervisor.name} has submitted their rating: reopen it instead.")
+    await assignment.delete()
+    return assignment.supervisor
 
 
 def chosen_for_double_rating(recording_id: int, share: float) -> bool:

@@ -17,3 +17,13 @@ def query_date(params: Mapping[str, str], name: str) -> date | None:
         return date.fromisoformat(raw)
     except ValueError:
         raise Invalid(f"'{name}' must be a date as YYYY-MM-DD, not {raw[:20]!r}.") from None
+
+
+def query_text(params: Mapping[str, str], name: str, longest: int) -> str | None:
+    """The text `params[name]`, None when absent or empty; 400 when longer than any stored value can be."""
+    raw = (params.get(name) or "").strip()
+    if not raw:
+        return None
+    if len(raw) > longest or "\x00" in raw:
+        raise Invalid(f"'{name}' is at most {longest} characters.")
+    return raw

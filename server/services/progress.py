@@ -19,12 +19,17 @@ async def trainee_progress(trainee: User, settings, today: date | None = None) -
     for case in cases:
         sessions_recorded[case.code] = await TherapySession.filter(
             case=case, recordings__is_current=True).distinct().count()
-        recordings = await Recording.filter(session__case=case, is_current=True).select_related("session")
-        for recording in recordings:
+        # Every attempt at a session counts, not only the current recording: replacing a rated tape makes a
+        # new attempt and leaves the rated one's result standing. A session passed once stays passed.
+        results: dict[int, TapeResult] = {}
+        for recording in await Recording.filter(session__case=case).select_related("session").order_by("created_at"):
             official = await official_rating(recording)
-            if official is not None:
-                tapes.append(TapeResult(case.code, recording.session.number, recording.session.phase.value,
-                                        bool(official.passed)))
+            if official is None:
+                continue
+            number = recording.session.number
+            if not (number in results and results[number].passed):
+                results[number] = TapeResult(case.code, number, recording.session.phase.value, bool(official.passed))
+        tapes += results.values()
     record = await TrainingRecord.get_or_none(trainee=trainee)
     # A trainee's own entry counts once their supervisor (or a course lead) has confirmed it.
     hours = sum(await SupervisionLog.filter(trainee=trainee, awaiting_confirmation=False).values_list("hours", flat=True))

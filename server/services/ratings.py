@@ -16,7 +16,8 @@ from server import access
 from server.clock import now
 from server.config import Settings
 from server.errors import Conflict, Invalid, NotFound, Unprocessable
-from server.models import Rating, RatingAction, RatingEvent, RatingKind, RatingStatus, Recording, User
+from server.models import NotificationKind, Rating, RatingAction, RatingEvent, RatingKind, RatingStatus, Recording, User
+from server.services import notifications
 from server.services.assignments import assigned_ids
 from server.services.transcripts import segment_count
 
@@ -175,7 +176,14 @@ async def submit_mine(user: User, recording: Recording, scale: Scale, settings: 
     if rating is None:
         raise Conflict("There is no draft to submit: save your scores first.")
     rating.rater = user
-    return await submit(user, rating, scale)
+    rating = await submit(user, rating, scale)
+    raters = await assigned_ids(recording)
+    if len(raters) > 1 and not recording.is_calibration and await all_submitted(recording):
+        adjudicator = await User.get_or_none(id=recording.adjudicator_id) if recording.adjudicator_id else None
+        await notifications.notify(settings, [adjudicator] if adjudicator else await notifications.course_leads(),
+                                   NotificationKind.ADJUDICATION_NEEDED, f"/recordings/{recording.id}/ratings")
+        notifications.schedule(settings)
+    return rating
 
 
 async def visible_ratings(user: User, recording: Recording, scale: Scale, settings: Settings) -> dict:
@@ -192,48 +200,85 @@ async def visible_ratings(user: User, recording: Recording, scale: Scale, settin
     shown = await access.ratings_shown(user, recording, raters=raters, everyone_in=everyone_in, individual=individual,
                                        consensus=consensus, official=official)
     visible_individual = [r for r in shown if r.kind == RatingKind.INDIVIDUAL and r.status == RatingStatus.SUBMITTED]
+    cards = [rating_json(r, scale, rater_label=labels[r.id]) for r in shown]
+    official_id = official.id if official and official in shown else None
+    released = recording.feedback_released_at is not None
+    if access.sees_released_result_only(user, recording, raters) and recording.released_result:
+        # As it was released: a reopened rating being revised, or a new result not yet released, stays unseen.
+        cards = [recording.released_result] if released else []
+        official_id = recording.released_result["id"] if released else None
     return {
         "recording": recording.id,
         "raters": len(raters),
         "all_submitted": everyone_in,
-        "released": recording.feedback_released_at is not None,
-        "official": official.id if official and official in shown else None,
-        "ratings": [rating_json(r, scale, rater_label=labels[r.id]) for r in shown],
+        "released": released,
+        "withdrawn_reason": "" if released else recording.withdrawn_reason,
+        "official": official_id,
+        "ratings": cards,
         "comparison": comparison(visible_individual, scale, labels) if everyone_in and len(visible_individual) > 1 else [],
     }
 
 
-async def reopen(user: User, rating_id: int, reason: str, scale: Scale) -> Rating:
-    """A submitted rating back to draft, with the reason kept. The feedback that rested on it is
-    withdrawn until it is released again."""
+KEEP, WITHDRAW = "keep", "withdraw"
+OFFICIAL_LABEL = "Official result"
+
+
+async def reopen(user: User, rating_id: int, reason: str, scale: Scale, settings: Settings,
+                 released: str | None = None, withdrawn_reason: str = "") -> Rating:
+    """A submitted rating back to draft, with the reason kept (the rater is shown it). When its tape's
+    result has been released, the lead says what the trainee sees meanwhile: `released` KEEP, the
+    released result until a new one is released; WITHDRAW, nothing, with `withdrawn_reason` shown instead."""
     access.require_lead(user)
     rating = (await Rating.get_or_none(id=rating_id).select_related("rater", "recording")
               if access.possible_id(rating_id) else None)
     if rating is None:
         raise NotFound("No such rating.")
-    reason = reason.strip()
+    reason, withdrawn_reason = reason.strip(), (withdrawn_reason or "").strip()
     if not reason:
         raise Invalid("Say why the rating is reopened: 'reason' is required.")
+    if rating.status != RatingStatus.SUBMITTED:
+        raise Conflict("Only a submitted rating can be reopened.")
+    is_released = rating.recording.feedback_released_at is not None
+    if is_released and released not in (KEEP, WITHDRAW):
+        raise Invalid("This tape's result has been released. Say whether the trainee keeps seeing it until a new "
+                      "one is released ('released': 'keep') or it is withdrawn ('released': 'withdraw', with "
+                      "'withdrawn_reason', which the trainee sees).")
+    if is_released and released == WITHDRAW and not withdrawn_reason:
+        raise Invalid("Say why the released result is withdrawn: the trainee sees 'withdrawn_reason'.")
+    history = reason if not is_released else (
+        f"{reason} (the released result is kept until a new one is released)" if released == KEEP
+        else f"{reason} (the released result is withdrawn: {withdrawn_reason})")
     async with in_transaction():
         reopened = await Rating.filter(id=rating.id, status=RatingStatus.SUBMITTED).update(
             status=RatingStatus.DRAFT, total=None, mean=None, passed=None, reasons=[], submitted_at=None)
         if not reopened:
             raise Conflict("Only a submitted rating can be reopened.")
-        await RatingEvent.create(rating=rating, actor=user, action=RatingAction.REOPENED, reason=reason)
-        await Recording.filter(id=rating.recording_id).update(feedback_released_at=None)
+        await RatingEvent.create(rating=rating, actor=user, action=RatingAction.REOPENED, reason=history)
+        if is_released and released == WITHDRAW:
+            await Recording.filter(id=rating.recording_id).update(feedback_released_at=None, released_result=None,
+                                                                  withdrawn_reason=withdrawn_reason)
+        await notifications.notify(settings, [rating.rater], NotificationKind.REOPENED,
+                                   f"/recordings/{rating.recording_id}/rate")
+    notifications.schedule(settings)
     await rating.refresh_from_db()
     return rating
 
 
-async def release(user: User, recording: Recording) -> Rating:
-    """Release the official result to the trainee; returns it."""
+async def release(user: User, recording: Recording, scale: Scale, settings: Settings) -> Rating:
+    """Release the official result to the trainee, keeping it as they are shown it; returns it."""
     access.require_lead(user)
     official = await official_rating(recording)
     if official is None:
         raise Conflict("There is no result to release yet: every rater must submit, and a "
                        "double-rated tape needs a consensus rating.")
-    await Recording.filter(id=recording.id).update(feedback_released_at=now())
-    await RatingEvent.create(rating=official, actor=user, action=RatingAction.RELEASED)
+    async with in_transaction():
+        await Recording.filter(id=recording.id).update(
+            feedback_released_at=now(), withdrawn_reason="",
+            released_result=rating_json(official, scale, rater_label=OFFICIAL_LABEL))
+        await RatingEvent.create(rating=official, actor=user, action=RatingAction.RELEASED)
+        trainee = await User.get(id=recording.session.case.trainee_id)
+        await notifications.notify(settings, [trainee], NotificationKind.RELEASED, f"/recordings/{recording.id}/ratings")
+    notifications.schedule(settings)
     return official
 
 
@@ -252,7 +297,8 @@ async def consensus(user: User, recording: Recording, scale: Scale, settings: Se
             agreed[item.id] = values.pop()
     rating, _ = await Rating.get_or_create(
         recording=recording, kind=RatingKind.CONSENSUS,
-        defaults={"rater": user, "scale_version": scale.version, "phase": individual[0].phase, "scores": agreed},
+        defaults={"rater": user, "scale_version": scale.version, "phase": individual[0].phase, "scores": agreed,
+                  "evidence": pooled_evidence(individual)},
     )
     await rating.fetch_related("rater")
     if body is not None:
@@ -263,6 +309,17 @@ async def consensus(user: User, recording: Recording, scale: Scale, settings: Se
         rating.rater = user
         await rating.save()
     return rating
+
+
+def pooled_evidence(ratings) -> dict[str, list[int]]:
+    """Every line any rater cited, per item: where a consensus starts, so that the released feedback
+    plays its moments (the adjudicator removes what does not belong)."""
+    pooled: dict[str, set[int]] = {}
+    for rating in ratings:
+        evidence = rating["evidence"] if isinstance(rating, dict) else rating.evidence
+        for item, lines in (evidence or {}).items():
+            pooled.setdefault(item, set()).update(lines)
+    return {item: sorted(lines) for item, lines in pooled.items()}
 
 
 async def submit_consensus(user: User, recording: Recording, scale: Scale) -> Rating:

@@ -23,7 +23,17 @@ from server import access, jobs
 from server.clock import now
 from server.config import Settings
 from server.errors import Conflict, Gone, Invalid, Unprocessable
-from server.models import Case, JobStatus, Recording, TherapySession, TranscriptionJob, User
+from server.models import (
+    Case,
+    JobStatus,
+    Rating,
+    RatingStatus,
+    Recording,
+    TherapySession,
+    Transcript,
+    TranscriptionJob,
+    User,
+)
 from server.services.consent import Consent
 from server.services.encryption import new_recording_key, wrapped_fields
 from server.services.media import download_original, store_original
@@ -131,14 +141,39 @@ def check_media(path: Path, max_duration: int) -> MediaInfo:
     return info
 
 
+async def rated_attempt(case: Case, number: int) -> Recording | None:
+    """The session's current recording if a rater has submitted a rating of it or its result is released:
+    replacing it then needs the uploader's confirmation."""
+    current = await Recording.get_or_none(session__case=case, session__number=number, is_current=True,
+                                          deleted_at__isnull=True)
+    if current is None:
+        return None
+    if current.feedback_released_at is not None or await Rating.exists(recording=current,
+                                                                       status=RatingStatus.SUBMITTED):
+        return current
+    return None
+
+
+def replace_warning(case: Case, number: int, rated: Recording) -> str:
+    released = " and its result has been released" if rated.feedback_released_at else ""
+    return (f"Session {number} of {case.code} already has a rated recording{released}. Uploading another makes "
+            "it a new attempt at this session, to be rated afresh: the rated recording keeps its ratings and "
+            "result, which still count towards accreditation. To go ahead, confirm the replacement "
+            "(confirm_replace=true).")
+
+
 async def accept_recording(settings: Settings, staged: Staging, received: ReceivedFile, case: Case, number: int,
-                           uploader: User, consent: Consent) -> Recording:
+                           uploader: User, consent: Consent, confirm_replace: bool = False) -> Recording:
     """Probe what was received into `staged`, store it (sealed under a new data key, when a master key is
     configured), then make it the session's current recording (the one it replaces is marked replaced: its
-    media is kept for DIT_RETAIN_REPLACED_DAYS)."""
+    media is kept for DIT_RETAIN_REPLACED_DAYS, unless it was rated). A rated recording is replaced only
+    with `confirm_replace`: otherwise Conflict, saying what would happen."""
     access.require_uploader(uploader, case)
     if received.size == 0:
         raise Invalid("The file is empty.")
+    rated = await rated_attempt(case, number)
+    if rated is not None and not confirm_replace:
+        raise Conflict(replace_warning(case, number, rated))
     info = await asyncio.to_thread(check_media, staged.upload, settings.max_duration)
     extension, media_type = media_type_for(info, received.filename or "")
     original_file = f"{ORIGINAL}.{extension}"
@@ -200,6 +235,26 @@ async def retry(user: User, recording: Recording, settings: Settings) -> None:
     await queue_transcription(recording, settings)
 
 
-async def put_forward_for_assessment(user: User, recording: Recording) -> None:
+async def put_forward_for_assessment(user: User, recording: Recording) -> str | None:
+    """Put forward; the quality check it failed, if any (the person was warned: see `note_quality_warning`)."""
     access.require_may_put_forward(user, recording)
     await Recording.filter(id=recording.id).update(submitted_for_assessment_at=now())
+    return await note_quality_warning(recording, user, "put forward")
+
+
+async def quality_flag(recording_id: int) -> str | None:
+    """Why the recording failed a quality gate, for the queue and the rating page; None if it passed
+    (or is not transcribed yet)."""
+    speakers = await Transcript.filter(recording_id=recording_id).values_list("speakers", flat=True)
+    return (speakers[0] or {}).get("flag") if speakers else None
+
+
+async def note_quality_warning(recording: Recording, user: User, action: str) -> str | None:
+    """When the recording failed a quality check, keep on it that `user` went on to `action` it despite
+    the warning the pages show beside that button; the check's message, or None."""
+    flag = await quality_flag(recording.id)
+    if flag:
+        await Recording.filter(id=recording.id).update(quality_warnings=[
+            *(await Recording.get(id=recording.id)).quality_warnings,
+            {"action": action, "by": user.username, "at": now().isoformat(), "flag": flag}])
+    return flag

@@ -50,10 +50,13 @@ class Removal:
         return f"recording {self.recording_id} ({self.case_code} session {self.session}): {self.part.value}, {self.why}"
 
 
-def _why_due(recording: Recording, last_activity: datetime, days: int, days_replaced: int, at: datetime) -> str | None:
+def _why_due(recording: Recording, last_activity: datetime, days: int, days_replaced: int, at: datetime,
+             rated: bool = False) -> str | None:
+    # A rated recording that was replaced is a past attempt whose result stands: it keeps the schedule of
+    # a rated tape rather than the shorter one of a replaced upload.
     if recording.deleted_at is not None:
         return f"the recording was deleted on {recording.deleted_at:%Y-%m-%d}"
-    if not recording.is_current and recording.replaced_at is not None \
+    if not recording.is_current and recording.replaced_at is not None and not rated \
             and recording.replaced_at <= at - timedelta(days=days_replaced):
         return f"replaced on {recording.replaced_at:%Y-%m-%d}, more than {days_replaced} days ago"
     if recording.feedback_released_at is not None:
@@ -79,7 +82,8 @@ async def due(settings: Settings, at: datetime | None = None) -> list[Removal]:
         last_activity = max(moment for moment in activity if moment is not None)
         where = (recording.id, recording.session.case.code, recording.session.number)
         if recording.media_deleted_at is None:
-            why = _why_due(recording, last_activity, settings.retain_media_days, settings.retain_replaced_days, at)
+            why = _why_due(recording, last_activity, settings.retain_media_days, settings.retain_replaced_days, at,
+                           rated=recording.id in last_rated)
             if why:
                 removals.append(Removal(*where, Part.MEDIA, why))
         if recording.id in transcribed and recording.transcript_deleted_at is None:

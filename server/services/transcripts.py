@@ -128,10 +128,3 @@ async def transcript_segments(settings: Settings, recording: Recording) -> list[
 async def segment_count(settings: Settings, recording: Recording) -> int | None:
     data = await transcript_dict(settings, recording)
     return len(data.get("segments", [])) if data is not None else None
-
-
-async def quality_flag(recording_id: int) -> str | None:
-    """Why the recording failed a quality gate, for the queue and the rating page; None if it passed
-    (or is not transcribed yet)."""
-    speakers = await Transcript.filter(recording_id=recording_id).values_list("speakers", flat=True)
-    return (speakers[0] or {}).get("flag") if speakers else None

@@ -25,6 +25,7 @@ from server.errors import DomainError, MfaEnrolmentRequired
 from server.jobs import run_worker
 from server.services.demo import create_demo_accounts, format_demo_notice
 from server.services.encryption import check_keyring
+from server.services.reminders import keep_reminding
 from server.services.storage_sweep import keep_swept
 from server.services.suggestions import SuggestionModel
 from server.storage import storage_for
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         stop = asyncio.Event()
         # Half-written uploads and scratch directories of a crash, swept now and every ten minutes.
         sweeper = asyncio.create_task(keep_swept(settings, stop))
+        # Deadlines approaching, and emails to try again, every hour.
+        reminder = asyncio.create_task(keep_reminding(settings, stop))
         worker_task = None
         if settings.in_process_worker:
             worker_task = asyncio.create_task(run_worker(settings, stop))
@@ -97,9 +100,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             stop.set()
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, reminder):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if worker_task is not None:
                 worker_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

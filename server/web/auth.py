@@ -12,7 +12,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 
-from server.services import sign_in
+from server import access
+from server.services import notifications, sign_in, worklist
 from server.web.deps import bearer_of
 from server.web.health import UNAUTHENTICATED_PATHS
 
@@ -47,6 +48,12 @@ class TokenOrSessionBackend(AuthenticationBackend):
             conn.session.clear()
             return None
         conn.scope["user_session"] = session
+        if conn.scope.get("method") == "GET" and not conn.url.path.startswith(("/api/", "/static/")):
+            # The counts on a page's navigation: two small queries, for pages only.
+            user = session.user
+            conn.scope["nav_counts"] = {
+                "unread": await notifications.unread_count(user),
+                "to_do": await worklist.waiting_count() if access.sees_everything(user) else None}
         return AuthCredentials(["authenticated", "session"]), session.user
 
 

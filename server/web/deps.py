@@ -135,6 +135,7 @@ def render(request: Request, template: str, status_code: int = 200, headers: dic
     user = request.user if request.user.is_authenticated else None
     context.setdefault("user", user)
     context.setdefault("is_lead", user is not None and access.sees_everything(user))
+    context.setdefault("nav_counts", request.scope.get("nav_counts") or {})
     context["csrf_token"] = csrf_token(request.session)
     return templates.TemplateResponse(request, template, context, status_code=status_code, headers=headers)
 

@@ -65,6 +65,10 @@ ROUTES: dict[str, Audited | None] = {
     "mfa": _on(ACCOUNT),
     "mfa_confirm": _on(ACCOUNT, writes=AuditAction.MFA),
     "mfa_off": _on(ACCOUNT, writes=AuditAction.MFA),
+    "notifications": _on(ACCOUNT),
+    "notifications_read": _on(ACCOUNT),
+    "notification_read": _on(ACCOUNT),
+    "email": _on(ACCOUNT),
     # Other people's accounts.
     "users": _on(ACCOUNT),
     "user_create": _on(ACCOUNT, writes=CREATE),
@@ -88,6 +92,7 @@ ROUTES: dict[str, Audited | None] = {
     "retry": _on(RECORDING, "recording_id"),
     "put_forward": _on(RECORDING, "recording_id"),
     "assign": _on(RECORDING, "recording_id"),
+    "unassign": _on(RECORDING, "recording_id", writes=DELETE),
     "adjudicator": _on(RECORDING, "recording_id"),
     "calibration": _on(RECORDING, "recording_id"),
     "calibration_submit": _on(RECORDING, "recording_id"),
@@ -98,6 +103,7 @@ ROUTES: dict[str, Audited | None] = {
     "transcript_edit": _on(AuditObject.TRANSCRIPT, "recording_id"),
     "media": _on(AuditObject.MEDIA, "recording_id", reads=PLAY),
     "queue": _on(AuditObject.QUEUE),
+    "worklist": _on(AuditObject.QUEUE),
     # Ratings and suggestions.
     "ratings": _on(RATING),
     "rate": _on(RATING),

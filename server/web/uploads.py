@@ -20,7 +20,7 @@ from server.clock import today
 from server.config import Settings
 from server.errors import DomainError, Invalid, TooLarge
 from server.models import Case, Recording, User
-from server.services.consent import parse_consent
+from server.services.consent import CONFIRMED, parse_consent
 from server.services.recordings import ReceivedFile, accept_recording, staging
 
 MAX_FIELD_BYTES = 64 * 1024
@@ -172,4 +172,6 @@ async def receive_recording(request: Request, settings: Settings, case: Case, nu
             check_fields(upload.fields)
         consent = parse_consent(upload.fields, today())
         received = ReceivedFile(upload.filename or "", upload.size, upload.sha256)
-        return await accept_recording(settings, staged, received, case, number, uploader, consent)
+        confirm = upload.fields.get("confirm_replace") or request.query_params.get("confirm_replace") or ""
+        return await accept_recording(settings, staged, received, case, number, uploader, consent,
+                                      confirm_replace=confirm.strip().lower() in CONFIRMED)

@@ -51,28 +51,31 @@ def test_flag_rule_reads_each_difference_with_its_interval():
     nan = np.nan
     bias = pd.DataFrame(
         {
-            "rater": ["steady", "noisy", "close", "off_reference", "unpaired"],
-            "mean_difference": [0.8, 0.8, 0.2, 0.1, nan],
-            "ci95_low": [0.3, -0.2, 0.1, -0.1, nan],
-            "ci95_high": [1.3, 1.8, 0.3, 0.3, nan],
+            "rater": ["steady", "noisy", "close", "off_reference", "unpaired", "one_tape"],
+            "mean_difference": [0.8, 0.8, 0.2, 0.1, nan, 1.5],
+            # One tape shared with another rater has no interval either.
+            "ci95_low": [0.3, -0.2, 0.1, -0.1, nan, nan],
+            "ci95_high": [1.3, 1.8, 0.3, 0.3, nan, nan],
             # One calibration tape has no interval; three that disagree have one that reaches zero.
-            "reference_mean_difference": [nan, 0.9, nan, -0.8, nan],
-            "reference_ci95_low": [nan, -0.4, nan, nan, nan],
-            "reference_ci95_high": [nan, 2.2, nan, nan, nan],
+            "reference_mean_difference": [nan, 0.9, nan, -0.8, nan, nan],
+            "reference_ci95_low": [nan, -0.4, nan, nan, nan, nan],
+            "reference_ci95_high": [nan, 2.2, nan, nan, nan, nan],
         }
     )
     table = flag_raters(bias, band=0.5)
     # No difference, no direction (pandas keeps it as NaN).
-    assert table["direction"].fillna("none").tolist() == ["lenient", "unclear", "within band", "within band", "none"]
-    assert table["reference_direction"].fillna("none").tolist() == ["none", "unclear", "none", "severe", "none"]
+    assert table["direction"].fillna("none").tolist() == [
+        "lenient", "unclear", "within band", "within band", "none", "too few tapes"]
+    assert table["reference_direction"].fillna("none").tolist() == ["none", "unclear", "none", "severe", "none", "none"]
     assert table["flag"].tolist() == [
         "lenient against the others (+0.80)",
         "",
         "",
         "severe against the reference (-0.80)",
         "",
+        "",
     ]
-    assert table["flagged"].tolist() == [True, False, False, True, False]
+    assert table["flagged"].tolist() == [True, False, False, True, False, False]
 
 
 def test_rater_bias_flags_by_the_same_rule():

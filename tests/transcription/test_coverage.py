@@ -32,6 +32,8 @@ def test_speech_that_no_word_covers_is_found_and_the_slack_of_word_timings_is_no
     # short to be one.
     assert gaps == [(12.0, 14.0)]
     assert uncovered([(0.0, 3.0)], [said(0.2, 2.9, "all", "of", "it")]) == []
+    # A segment without word times covers its span, beside segments with them.
+    assert uncovered(speech, [*segments, Segment(11.9, 14.1, "so", [])]) == []
     # A run of speech broken by a breath shorter than `join` counts as one stretch.
     assert len(uncovered([(0.0, 1.0), (1.2, 2.2)], [])) == 1
 

@@ -5,6 +5,7 @@ export function sendFormsToTheApi(forms, api) {
   forms.forEach((form) => {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
+      if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
       const body = {};
       new FormData(form).forEach((value, name) => { body[name] = value; });
       const button = form.querySelector("button");

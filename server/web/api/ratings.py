@@ -10,7 +10,7 @@ from starlette.routing import Route
 from rating.phases import Phase
 from server import access
 from server.errors import Invalid
-from server.services import assignments, ratings
+from server.services import assignments, ratings, recordings
 from server.web.deps import api_user, csv_response, json_body, scale_of, settings_of
 from server.web.serialise import queue_json
 
@@ -38,7 +38,7 @@ async def post_assignment(request: Request) -> JSONResponse:
         application/json:
           schema: {type: object, required: [supervisor], properties: {supervisor: {type: string}}}
     responses:
-      201: {description: "The assignment: {recording, supervisor, second_rater}; second_rater names the supervisor added for blind double rating, or is null."}
+      201: {description: "The assignment: {recording, supervisor, second_rater, warning}; second_rater names the supervisor added for blind double rating, or is null; warning, the quality check the recording failed (kept with it), or null."}
       400: {description: Not a supervisor, not accredited, or the recording's own trainee.}
       409: {description: Already assigned to that supervisor.}
     """
@@ -49,7 +49,22 @@ async def post_assignment(request: Request) -> JSONResponse:
     supervisor, second = await assignments.assign(user, recording, str(body.get("supervisor", "")),
                                                   settings_of(request))
     return JSONResponse({"recording": recording.id, "supervisor": supervisor.username,
-                         "second_rater": second.username if second else None}, status_code=201)
+                         "second_rater": second.username if second else None,
+                         "warning": await recordings.quality_flag(recording.id)}, status_code=201)
+
+
+async def delete_assignment(request: Request) -> JSONResponse:
+    """
+    summary: Take the recording from a rater who has not submitted (course leads and admins).
+    responses:
+      200: {description: "{recording, unassigned}"}
+      404: {description: That supervisor is not assigned to it.}
+      409: {description: They have submitted; reopen their rating instead.}
+    """
+    user = api_user(request)
+    recording = await access.readable_recording(user, request.path_params["recording_id"])
+    supervisor = await assignments.unassign(user, recording, request.path_params["username"])
+    return JSONResponse({"recording": recording.id, "unassigned": supervisor.username})
 
 
 async def post_adjudicator(request: Request) -> JSONResponse:
@@ -145,16 +160,18 @@ async def reopen(request: Request) -> JSONResponse:
     requestBody:
       content:
         application/json:
-          schema: {type: object, required: [reason], properties: {reason: {type: string}}}
+          schema: {type: object, required: [reason], properties: {reason: {type: string}, released: {type: string, enum: [keep, withdraw], description: "Required once the result is released: what the trainee sees meanwhile"}, withdrawn_reason: {type: string, description: "With withdraw: why, shown to the trainee"}}}
     responses:
       200: {description: The reopened rating.}
-      400: {description: No reason given.}
+      400: {description: "No reason given, or a released result with no choice (or no reason to withdraw it)."}
       409: {description: Not submitted.}
     """
     user = api_user(request)
     access.require_lead(user)
-    reason = str((await json_body(request)).get("reason", ""))
-    rating = await ratings.reopen(user, request.path_params["rating_id"], reason, scale_of(request))
+    body = await json_body(request)
+    rating = await ratings.reopen(user, request.path_params["rating_id"], str(body.get("reason", "")),
+                                  scale_of(request), settings_of(request), released=body.get("released"),
+                                  withdrawn_reason=str(body.get("withdrawn_reason") or ""))
     return JSONResponse(ratings.rating_json(rating, scale_of(request)))
 
 
@@ -167,7 +184,7 @@ async def release(request: Request) -> JSONResponse:
     """
     user = api_user(request)
     recording = await access.readable_recording(user, request.path_params["recording_id"])
-    official = await ratings.release(user, recording)
+    official = await ratings.release(user, recording, scale_of(request), settings_of(request))
     return JSONResponse({"recording": recording.id, "released": True, "official": official.id})
 
 
@@ -224,6 +241,7 @@ routes = [
     Route("/scale", get_scale, methods=["GET"], name="scale"),
     Route("/queue", get_queue, methods=["GET"], name="queue"),
     Route(f"{RECORDING}/assignments", post_assignment, methods=["POST"], name="assign"),
+    Route(f"{RECORDING}/assignments/{{username}}", delete_assignment, methods=["DELETE"], name="unassign"),
     Route(f"{RECORDING}/adjudicator", post_adjudicator, methods=["POST"], name="adjudicator"),
     Route(f"{RECORDING}/ratings", get_ratings, methods=["GET"], name="ratings"),
     Route(f"{RECORDING}/ratings/mine", get_mine, methods=["GET"], name="my_rating"),

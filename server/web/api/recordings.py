@@ -71,13 +71,13 @@ async def submit_for_assessment(request: Request) -> JSONResponse:
     """
     summary: The trainee puts this recording forward for assessment.
     responses:
-      200: {description: Marked.}
+      200: {description: "Marked; `warning`: the quality check the recording failed, kept with it as gone on despite, or null."}
       403: {description: Not the trainee's own recording.}
     """
     user = api_user(request)
     recording = await access.readable_recording(user, request.path_params["recording_id"])
-    await recordings.put_forward_for_assessment(user, recording)
-    return JSONResponse({"recording": recording.id, "submitted_for_assessment": True})
+    warning = await recordings.put_forward_for_assessment(user, recording)
+    return JSONResponse({"recording": recording.id, "submitted_for_assessment": True, "warning": warning})
 
 
 async def delete_recording(request: Request) -> JSONResponse:

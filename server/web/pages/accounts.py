@@ -9,25 +9,32 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from server import access
 from server.errors import DomainError
-from server.models import EndReason, User
-from server.services import accounts, mfa, sign_in
+from server.models import EndReason, Role, User
+from server.services import accounts, mfa, notifications, sign_in
 from server.web.auth import SESSION_KEY, client_of
 from server.web.deps import capped_body, checked_form, page_user, redirect, render, settings_of
 
-HOME = "/cases"
+HOME = "/"
 SIGN_IN_BODY_LIMIT = 16 * 1024
 # How long the password step is good for while the user fetches their second factor.
 PENDING_SECONDS = 300
 
 
 async def home(request: Request) -> Response:
-    return redirect(request, "cases" if request.user.is_authenticated else "login")
+    """Each person's first page: a course lead's work list, a supervisor's rating queue, a trainee's cases."""
+    if not request.user.is_authenticated:
+        return redirect(request, "login")
+    user = page_user(request)
+    if access.sees_everything(user):
+        return redirect(request, "worklist")
+    return redirect(request, "queue" if user.role == Role.SUPERVISOR else "cases")
 
 
 async def login_page(request: Request) -> Response:
     if request.user.is_authenticated:
-        return redirect(request, "cases")
+        return redirect(request, "home")
     return render(request, "login.html", next=request.query_params.get("next", "")[:2000])
 
 
@@ -124,7 +131,8 @@ async def account_page(request: Request, error: str | None = None, notice: str |
     return render(request, "account.html", status_code=status_code, error=error, notice=notice,
                   sessions=await sign_in.live_sessions(user, settings), tokens=await sign_in.live_tokens(user),
                   current_session=current.id if current else None, mfa_on=sign_in.mfa_enabled(user),
-                  mfa_required=sign_in.mfa_required(user, settings), **extra)
+                  mfa_required=sign_in.mfa_required(user, settings), email_kinds=notifications.WORDING,
+                  mail_on=bool(settings.smtp_url), **extra)
 
 
 async def password_form(request: Request) -> Response:

@@ -14,6 +14,7 @@ from server import access
 from server.errors import Invalid, Unprocessable
 from server.services.agreement import (
     DEFAULT_BOOTSTRAP,
+    MIN_SHARED_TAPES,
     TABLES,
     UNCOMPUTED,
     Filters,
@@ -112,8 +113,10 @@ async def audit_page(request: Request) -> Response:
 
     a, b, ba_note = bland_altman_pair(pairs, raters, params.get("a") or "", params.get("b") or "")
     ba = bland_altman(totals, ratings, a, b, names) if a and b else None
-    agreement = agreement_rows(ratings, scale, filters.level, n_boot, band)
     message = shortage(ratings)
+    # Coefficients from too few shared tapes are not shown at all: the message says what is needed.
+    agreement = agreement_rows(ratings, scale, filters.level, n_boot, band) if message is None else {
+        "rows": [], "forms": [], "alphas": []}
     if message is None and not (agreement["rows"] and (agreement["rows"][0]["icc"] or {}).get("value") is not None):
         message = UNCOMPUTED
     query = f"?{filters.query()}" if filters.query() else ""
@@ -122,7 +125,7 @@ async def audit_page(request: Request) -> Response:
               for name, (description, _) in TABLES.items()]
     return render(
         request, "audit.html", error=error, filters=filters, cohorts=await cohorts(), phases=list(Phase),
-        levels=LEVELS, message=message, n_ratings=len(ratings),
+        levels=LEVELS, message=message, n_ratings=len(ratings), min_shared=MIN_SHARED_TAPES,
         n_recordings=int(ratings["recording"].nunique()), n_raters=len(raters),
         n_shared=shared_recordings(ratings), agreement=agreement,
         panel=records(panel), band=band, n_flagged=int(panel["flagged"].sum()) if not panel.empty else 0,

@@ -10,7 +10,7 @@ from rating.phases import Phase
 from server import access
 from server.errors import DomainError
 from server.models import Role, User
-from server.services import cases, suggestions
+from server.services import cases, suggestions, worklist
 from server.web.deps import check_csrf, checked_form, page_user, redirect, render, settings_of
 from server.web.serialise import sessions_json
 from server.web.uploads import format_bytes, receive_recording
@@ -38,12 +38,16 @@ async def post_case(request: Request) -> Response:
 async def case_page(request: Request, error: str | None = None, status_code: int = 200) -> Response:
     user = page_user(request)
     case = await access.readable_case(user, request.path_params["case_id"])
+    slots = await cases.case_sessions(case)
+    standing = await worklist.standings([slot.recording for slot in slots if slot.recording])
     return render(
         request,
         "case.html",
         status_code=status_code,
         case=case,
-        sessions=await sessions_json(request, await cases.case_sessions(case)),
+        sessions=await sessions_json(request, slots),
+        stages={rid: place.stage for rid, place in standing.items()},
+        next_step=worklist.NEXT_STEP,
         phases=list(Phase),
         can_upload=access.may_upload(user, case),
         ipafs=await suggestions.ipaf_versions(case),

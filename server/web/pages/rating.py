@@ -14,10 +14,10 @@ from starlette.routing import Route
 
 from rating.scale import Scale
 from server import access
-from server.models import Rating, RatingKind, RatingStatus, Role
-from server.services.ratings import my_rating, rating_json, visible_ratings
-from server.services.recordings import latest_job
-from server.services.transcripts import quality_flag, transcript_segments
+from server.models import Rating, RatingAction, RatingEvent, RatingKind, RatingStatus, Role
+from server.services.ratings import my_rating, pooled_evidence, rating_json, visible_ratings
+from server.services.recordings import latest_job, quality_flag
+from server.services.transcripts import transcript_segments
 from server.web.deps import page_user, render, scale_of, settings_of
 from server.web.serialise import job_json, queue_json, recording_json
 
@@ -46,7 +46,8 @@ async def queue_page(request: Request) -> Response:
         .limit(20)
     )
     return render(request, "queue.html", queue=queue, submitted=submitted,
-                  is_supervisor=user.role == Role.SUPERVISOR)
+                  is_supervisor=user.role == Role.SUPERVISOR,
+                  lapsed=user.role == Role.SUPERVISOR and not access.accreditation_is_current(user, settings_of(request)))
 
 
 async def rate_page(request: Request) -> Response:
@@ -66,6 +67,10 @@ async def rate_page(request: Request) -> Response:
     elif not access.accreditation_is_current(user, settings):
         notice = "Only a supervisor whose DIT accreditation is current can rate; your draft cannot be saved."
     editable = rating.status == RatingStatus.DRAFT and notice is None
+    reopened = None
+    if rating.status == RatingStatus.DRAFT and rating.id is not None:
+        last = await RatingEvent.filter(rating_id=rating.id).order_by("-created_at", "-id").select_related("actor").first()
+        reopened = last if last is not None and last.action == RatingAction.REOPENED else None
     return render(
         request,
         "rate.html",
@@ -79,6 +84,7 @@ async def rate_page(request: Request) -> Response:
         editable=editable,
         notice=notice,
         quality_flag=await quality_flag(recording.id),
+        reopened=reopened,
         just_submitted=request.query_params.get("submitted") == "1" and rating.status == RatingStatus.SUBMITTED,
         **scale_context(scale, rating.phase),
     )
@@ -114,7 +120,10 @@ async def ratings_page(request: Request) -> Response:
         is_rater=is_rater,
         is_owner=access.is_treating_trainee(user, recording.session.case),
         can_adjudicate=access.may_adjudicate(user, recording) and data["all_submitted"] and len(submitted_individual) >= 2,
-        can_release=access.sees_everything(user) and official is not None and not data["released"],
+        can_release=access.sees_everything(user) and official is not None and (
+            not data["released"] or official["submitted_at"] != (recording.released_result or {}).get("submitted_at")),
+        history=await RatingEvent.filter(rating__recording=recording).select_related("actor", "rating__rater")
+        .order_by("created_at") if access.sees_everything(user) else [],
         has_player=can_read,
         # Evidence opens where this viewer can listen: the transcript page, or the rating page for a rater.
         moment_base=request.app.url_path_for("recording" if can_read else "rate", recording_id=recording.id),
@@ -141,7 +150,8 @@ async def adjudicate_page(request: Request) -> Response:
     consensus = next((r for r in data["ratings"] if r["kind"] == RatingKind.CONSENSUS), None)
     agreed = {row["item"]: next(iter(row["scores"].values())) for row in data["comparison"] if not row["differs"]}
     start = consensus or {"scores": {k: v for k, v in agreed.items() if v is not None}, "comments": {},
-                          "evidence": {}, "overall_comment": "", "status": RatingStatus.DRAFT.value, "updated_at": ""}
+                          "evidence": pooled_evidence(individual), "overall_comment": "",
+                          "status": RatingStatus.DRAFT.value, "updated_at": ""}
     segments = await transcript_segments(settings_of(request), recording)
     notes = {}
     for r in individual:
@@ -159,6 +169,8 @@ async def adjudicate_page(request: Request) -> Response:
         editable=start["status"] == RatingStatus.DRAFT,
         notes=notes,
         by_index=evidence_times(segments),
+        segments=segments,
+        job=job_json(await latest_job(recording)),
         **context,
         **scale_context(scale, individual[0]["phase"]),
     )

@@ -82,6 +82,19 @@ async def assign_form(request: Request) -> Response:
     return await lead_form(request, assignments.assign)
 
 
+async def unassign_form(request: Request) -> Response:
+    user = page_user(request)
+    await checked_form(request)
+    recording = await access.readable_recording(user, request.path_params["recording_id"])
+    try:
+        await assignments.unassign(user, recording, request.path_params["username"])
+    except DomainError as exc:
+        if exc.status_code == 403:
+            raise
+        return await recording_page(request, error=exc.detail, status_code=exc.status_code)
+    return redirect(request, "recording", recording_id=recording.id)
+
+
 async def adjudicator_form(request: Request) -> Response:
     return await lead_form(request, assignments.name_adjudicator)
 
@@ -162,6 +175,7 @@ routes = [
     Route(f"{RECORDING}/retry", retry_form, methods=["POST"], name="retry"),
     Route(f"{RECORDING}/assignments", assign_form, methods=["POST"], name="assign"),
     Route(f"{RECORDING}/submit-for-assessment", put_forward_form, methods=["POST"], name="put_forward"),
+    Route(f"{RECORDING}/assignments/{{username}}/delete", unassign_form, methods=["POST"], name="unassign"),
     Route(f"{RECORDING}/adjudicator", adjudicator_form, methods=["POST"], name="adjudicator"),
     Route(f"{RECORDING}/speakers/swap", swap_speakers_form, methods=["POST"], name="speakers_swap"),
     Route(f"{RECORDING}/speakers", speaker_form, methods=["POST"], name="speakers"),
