@@ -248,6 +248,14 @@ def test_a_lead_adjudicates_releases_and_the_trainee_reads_the_feedback(service,
         page.wait_for_load_state("load")
         differing = page.locator(".adj-item.differs")
         expect(differing).to_have_count(2)
+        # Beside the recording and its transcript; the line both raters cited is the consensus's evidence
+        # to begin with, and plays here.
+        expect(page.locator("#segments .segment").first).to_be_visible()
+        pooled = page.locator(f"#item-{items[1]} .evidence-list li")
+        expect(pooled).to_have_count(1)
+        pooled.locator("a.moment").click()
+        page.wait_for_function("!document.getElementById('player').paused")
+        page.evaluate("document.getElementById('player').pause()")
         expect(page.locator(f"#s-{items[0]}-4")).to_be_checked()  # agreed, filled in
         expect(page.locator(f"#item-{items[1]} .raters-notes")).to_contain_text("sid on the alliance")
         page.click("#submit-start")  # two items not settled yet
