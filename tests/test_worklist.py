@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -13,6 +13,7 @@ from server.models import User
 from server.services.worklist import worklist
 from tests.conftest import open_case, run_queued_jobs, upload
 from tests.test_access import login_by_cookie
+from tests.test_audit import add_supervisor
 
 MIDDLE = [item.id for item in load_scale().items_for("middle")]
 
@@ -68,15 +69,19 @@ async def test_the_work_list_follows_a_tape_from_put_forward_to_released(people,
         assert "Released" in page and "Feedback released: read it." in page
 
 
-async def test_each_person_lands_on_their_own_first_page(people, app):
-    for username, place in (("lead", "/worklist"), ("supervisor", "/queue"), ("trainee", "/cases")):
+async def test_each_person_lands_on_their_own_first_page(people, app, http, password_hash):
+    await add_supervisor(http, password_hash, "old", "Olive Lapsed", accredited_on=date.today() - timedelta(days=4 * 366))
+    for username, place in (("lead", "/worklist"), ("supervisor", "/queue"), ("trainee", "/cases"), ("old", "/queue")):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as browser:
             await login_by_cookie(browser, username)
             home = await browser.get("/")
             assert home.status_code == 303 and home.headers["location"] == place, username
+            page = (await browser.get(place)).text
             if username == "lead":
-                page = await browser.get(place)
-                assert page.status_code == 200 and "<h1>Work list" in page.text
+                assert "<h1>Work list" in page
+            # A supervisor whose accreditation lapsed is told why nothing arrives.
+            assert ('id="lapsed"' in page) == (username == "old"), username
+    assert "has lapsed: course leads cannot assign you recordings" in page
 
 
 @pytest.mark.settings(double_rating_share=0.0)
