@@ -131,7 +131,7 @@ def test_an_account_from_its_link_to_its_deactivation_in_chromium(service):
         expect(supervisor.locator("[aria-labelledby=sessions-heading] tbody tr")).to_contain_text("this one")
         shot(supervisor, "6-password-changed")
         supervisor.click("nav >> text=Cases")
-        supervisor.wait_for_url(re.compile(r"/queue$"))
+        supervisor.wait_for_url(re.compile(r"/cases$"))
         expect(supervisor.locator(".who")).to_contain_text(FULL_NAME)
         replay = new_page()
         replay.context.add_cookies(old_cookies)

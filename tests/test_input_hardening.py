@@ -134,7 +134,7 @@ async def walk(people, settings, app, tmp_path) -> Walk:
     routes = sorted(path for method, path in every_route(app.routes) if method == "GET")
     assert len(routes) > 25, "the walk must reach the routes inside mounts"
     ids = {"case_id": case_id, "recording_id": recording_id, "trainee_id": people["trainee"].user.id, "table": "raters",
-           "user_id": people["trainee"].user.id, "secret": "not-a-link"}
+           "user_id": people["trainee"].user.id, "secret": "not-a-link", "notification_id": 1, "username": "nobody"}
     return Walk(app, routes, ids, cookies)
 
 

@@ -172,6 +172,9 @@ async def test_attempts_are_capped_with_backoff_and_the_last_failure_says_why(pe
     assert job.error == "This file is not a recognisable audio or video recording. (tried 3 times)"
     status = (await trainee.get(f"/api/recordings/{recording['id']}")).json()
     assert (status["status"], status["error"]) == ("failed", job.error)
+    # The trainee who uploaded it is told, once, with a link to where they can try again.
+    told = (await trainee.get("/api/notifications")).json()["notifications"]
+    assert [(n["kind"], n["link"]) for n in told] == [("transcription_failed", f"/recordings/{recording['id']}")]
 
 
 FAULT = {

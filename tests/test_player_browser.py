@@ -102,9 +102,11 @@ def test_the_transcript_page_answers_the_keyboard_as_the_rating_page_does(servic
         segments = page.locator("#segments .segment")
         expect(segments.first).to_be_visible()
         assert drive_by_keyboard(page) == on_the_rating_page
-        # The same help as the rating page's, less the keys for attaching evidence.
+        # The same help as the rating page's, less the keys for attaching evidence, and with the keys that
+        # correct the words (the trainee may).
         expect(page.locator(".shortcuts")).to_be_visible()
-        assert page.locator(".shortcuts dl > div").all_inner_texts() == rating_keys[:3]
+        keys = page.locator(".shortcuts dl > div").all_inner_texts()
+        assert keys[:3] == rating_keys[:3] and [k.split("\n")[0] for k in keys[3:]] == ["e", "m"]
         expect(page.locator(".shortcuts")).to_contain_text("hold Alt")
 
         # Enter or Space on a line plays it, as a click does.
@@ -169,12 +171,14 @@ def test_evidence_plays_in_the_pages_player_and_no_page_logs_a_script_error(serv
         page.wait_for_function(f"!{PLAYER}.paused && {moment}")
         assert page.url == f"{url}/recordings/{recording_id}/ratings"
 
-        # The adjudication page has no player: a rater's moment opens the transcript page there.
+        # The adjudication page has the player beside the form: a rater's moment plays there, in place.
         page.goto(f"{url}/recordings/{recording_id}/adjudicate")
+        page.wait_for_load_state("load")
         page.locator(f"#item-{items[1]} .raters-notes a.moment").first.click()
-        page.wait_for_url(re.compile(rf"/recordings/{recording_id}#t="))
-        page.wait_for_function(moment)
+        page.wait_for_function(f"!{PLAYER}.paused && {moment}")
+        assert page.url == f"{url}/recordings/{recording_id}/adjudicate"
         expect(page.locator("#segments .segment").nth(1)).to_have_class(re.compile(r"\bplaying\b"))
+        page.evaluate(f"{PLAYER}.pause()")
 
         # A rater's submitted rating: its moments play beside the transcript.
         rater = browser.new_context(viewport={"width": 1440, "height": 960}).new_page()

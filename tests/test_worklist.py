@@ -54,10 +54,19 @@ async def test_the_work_list_follows_a_tape_from_put_forward_to_released(people,
     assert (await lead.post(f"/api/recordings/{rid}/release")).status_code == 200
     assert await stages() == ["recently_released"]
 
+    # A trainee whose supervision hours are due in 35 days, with none logged, is listed with that deadline.
+    started = (now() - timedelta(days=330)).date()
+    await lead.request("PUT", f"/api/trainees/{trainee.user.id}/training-record",
+                       json={"training_completed_on": str(started)})
+    due = (await lead.get("/api/worklist")).json()["deadlines"]
+    assert [(d["name"], d["days_left"], d["status"]) for d in due] == [("Trainee", 35, "approaching")]
+    assert due[0]["what"].startswith("Supervision hours")
+
     # By cohort.
     await User.filter(username="trainee").update(cohort="2026 North")
     assert await stages("?cohort=2026 North") == ["recently_released"]
     assert await stages("?cohort=2025 South") == []
+    assert (await lead.get("/api/worklist?cohort=2025 South")).json()["deadlines"] == []
     # Only course leads and admins have a work list.
     for who in ("trainee", "supervisor"):
         assert (await people[who].get("/api/worklist")).status_code == 403

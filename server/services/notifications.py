@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
+from server import access
 from server.clock import now
 from server.config import Settings
 from server.errors import Invalid, NotFound
@@ -117,7 +118,7 @@ async def mark_read(user: User, notification_id: int | None = None) -> int:
     """One of the user's notifications read (NotFound for another's), or all of them; how many changed."""
     rows = Notification.filter(user=user, read_at__isnull=True)
     if notification_id is not None:
-        if not await Notification.exists(id=notification_id, user=user):
+        if not access.possible_id(notification_id) or not await Notification.exists(id=notification_id, user=user):
             raise NotFound("No such notification.")
         rows = rows.filter(id=notification_id)
     return await rows.update(read_at=now())

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum
 
 from tortoise.expressions import Q
 
 from server.clock import now
 from server.config import Settings
-from server.models import Assignment, Rating, RatingKind, RatingStatus, Recording, Transcript, User
+from server.models import Assignment, Rating, RatingKind, RatingStatus, Recording, Role, Transcript, User
+from server.services.progress import trainee_progress
 
 # As long as a user's cohort can be (server/models/accounts.py).
 COHORT_LENGTH = 64
@@ -149,8 +150,25 @@ async def worklist(settings: Settings, cohort: str | None = None, at: datetime |
     for entries in stages.values():
         entries.sort(key=lambda e: e["since"])
     stages["recently_released"] = sorted(stages.pop(Stage.RELEASED.value), key=lambda e: e["since"], reverse=True)
-    return {"stages": stages, "quality_flags": flagged, "overdue_days": settings.overdue_days,
-            "cohort": cohort, "to_do": sum(len(stages[s.value]) for s in WAITING)}
+    return {"stages": stages, "quality_flags": flagged, "deadlines": await deadlines(settings, cohort, at.date()),
+            "overdue_days": settings.overdue_days, "cohort": cohort,
+            "to_do": sum(len(stages[s.value]) for s in WAITING)}
+
+
+async def deadlines(settings: Settings, cohort: str | None, today: date) -> list[dict]:
+    """Trainees with an accreditation deadline approaching or passed and not met, soonest first. Only
+    trainees whose training date is recorded have deadlines, so only they are worked out."""
+    trainees = User.filter(role=Role.TRAINEE, is_active=True, training_record__training_completed_on__isnull=False)
+    if cohort:
+        trainees = trainees.filter(cohort=cohort)
+    due = []
+    for trainee in await trainees:
+        for deadline in (await trainee_progress(trainee, settings, today))["deadlines"]:
+            if deadline["status"] in ("approaching", "overdue"):
+                due.append({"trainee": trainee.id, "name": trainee.name, "cohort": trainee.cohort,
+                            "what": deadline["what"], "due": deadline["due"], "days_left": deadline["days_left"],
+                            "status": deadline["status"]})
+    return sorted(due, key=lambda d: d["due"])
 
 
 def _entry(recording: Recording, place: Standing, settings: Settings, at: datetime) -> dict:

@@ -19,7 +19,7 @@ async def get_worklist(request: Request) -> JSONResponse:
     parameters:
       - {name: cohort, in: query, schema: {type: string}, description: Only the trainees of this cohort.}
     responses:
-      200: {description: "{stages: {put_forward, awaiting_raters, awaiting_adjudication, ready_to_release, recently_released}: [{recording, case, case_code, session, trainee, cohort, stage, since, overdue, raters: [{name, username, assigned_at, submitted_at}]}], quality_flags: [...], overdue_days, to_do}"}
+      200: {description: "{stages: {put_forward, awaiting_raters, awaiting_adjudication, ready_to_release, recently_released}: [{recording, case, case_code, session, trainee, cohort, stage, since, overdue, raters: [{name, username, assigned_at, submitted_at}]}], quality_flags: [...], deadlines: [{trainee, name, cohort, what, due, days_left, status}], overdue_days, to_do}"}
       403: {description: Not a course lead or an admin.}
     """
     access.require_lead(api_user(request))
