@@ -21,6 +21,8 @@ MIDDLE = [item.id for item in load_scale().items_for("middle")]
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only("the corrections are JSON sealed in the transcript's row, which tests/test_encryption.py "
+                         "writes and reads back on PostgreSQL too; transcribing twice more there adds nothing")
 async def test_words_are_corrected_merged_and_split_and_the_corrections_outlast_retranscription(
         people, settings, media_files, app):
     trainee, sue, lead = people["trainee"], people["supervisor"], people["lead"]
