@@ -139,6 +139,10 @@ async def worklist(settings: Settings, cohort: str | None = None, at: datetime |
     flagged = []
     for recording in recordings:
         place = standing[recording.id]
+        # A calibration tape is rated by every supervisor and never adjudicated or released: it waits only
+        # on its raters.
+        if recording.is_calibration and place.stage != Stage.AWAITING_RATERS:
+            continue
         entry = _entry(recording, place, settings, at)
         flag = (flags.get(recording.id) or {}).get("flag")
         if place.stage in WAITING:
