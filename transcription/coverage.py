@@ -48,8 +48,22 @@ class CoverageOptions:
     loop_repeats: int = 4
 
 
-# Recognise one clip of audio (16 kHz mono float32): its segments, timed from the clip's start.
-ClipRecogniser = Callable[[np.ndarray], list[Segment]]
+# Recognise stretches of the audio, each alone (start and end in seconds): for each, its segments, timed
+# on the recording. Given all at once, so that an engine can decode them in batches.
+RegionRecogniser = Callable[[list[tuple[float, float]]], list[list[Segment]]]
+
+
+def one_at_a_time(audio: np.ndarray, recognise_clip: Callable[[np.ndarray], list[Segment]]) -> RegionRecogniser:
+    """A RegionRecogniser from a function that recognises one clip, timed from the clip's start."""
+    def recognise(regions: list[tuple[float, float]]) -> list[list[Segment]]:
+        found = []
+        for start, end in regions:
+            clip = audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
+            found.append([dataclasses.replace(s, start=s.start + start, end=s.end + start, words=[
+                Word(w.start + start, w.end + start, w.word, w.probability) for w in s.words])
+                for s in recognise_clip(clip)])
+        return found
+    return recognise
 
 
 def speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
@@ -137,19 +151,18 @@ def inaudible(start: float, end: float) -> Segment:
     return Segment(start=start, end=end, text=f"[inaudible {clock(start)}–{clock(end)}]", inaudible=True)
 
 
-def recover(audio: np.ndarray, segments: list[Segment], recognise: ClipRecogniser,
+def recover(audio: np.ndarray, segments: list[Segment], recognise: RegionRecogniser,
             options: CoverageOptions = CoverageOptions(),
             speech: list[tuple[float, float]] | None = None) -> list[Segment]:
     """`segments` with every gap of the speech filled: recognised again, or marked inaudible; in time order."""
     speech = speech_regions(audio) if speech is None else speech
+    gaps = uncovered(speech, segments, options)
+    duration = len(audio) / SAMPLE_RATE
+    regions = [(max(start - options.context, 0.0), min(end + options.context, duration)) for start, end in gaps]
     found = []
-    for start, end in uncovered(speech, segments, options):
-        clip_start = max(start - options.context, 0.0)
-        clip = audio[int(clip_start * SAMPLE_RATE):int((end + options.context) * SAMPLE_RATE)]
-        words = [Word(w.start + clip_start, w.end + clip_start, w.word, w.probability)
-                 for s in recognise(clip) for w in s.words]
+    for (start, end), recognised in zip(gaps, recognise(regions) if regions else [], strict=True):
         # Only what lies in the gap: the context either side was recognised the first time.
-        words = [w for w in words if start <= (w.start + w.end) / 2 <= end]
+        words = [w for s in recognised for w in s.words if start <= (w.start + w.end) / 2 <= end]
         if words:
             found += without_loops([Segment(start=words[0].start, end=words[-1].end,
                                             text=" ".join(w.word for w in words), words=words)], options)

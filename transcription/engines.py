@@ -33,7 +33,7 @@ from typing import Protocol
 
 import numpy as np
 
-from transcription.coverage import CoverageOptions, recover, without_loops
+from transcription.coverage import CoverageOptions, RegionRecogniser, one_at_a_time, recover, without_loops
 from transcription.media import SAMPLE_RATE, load_audio
 from transcription.split_models import split_model_dir
 from transcription.transcript import Segment, Transcript, Word
@@ -63,7 +63,8 @@ class Engine(Protocol):
 
     def transcribe(self, audio_path: str | Path, progress: ProgressCallback | None = None) -> Transcript: ...
 
-    def recognise_clip(self, clip: np.ndarray, language: str) -> list[Segment]: ...
+    def recognise_regions(self, audio: np.ndarray, regions: list[tuple[float, float]],
+                          language: str) -> list[list[Segment]]: ...
 
 
 def bundled_model_dir() -> Path:
@@ -135,10 +136,10 @@ def _scaled(progress: ProgressCallback | None, share: float) -> ProgressCallback
     return None if progress is None else (lambda fraction: progress(fraction * share))
 
 
-def _covered(audio: np.ndarray, segments: list[Segment], recognise_clip, options: DecodeOptions,
+def _covered(audio: np.ndarray, segments: list[Segment], recognise: RegionRecogniser, options: DecodeOptions,
              progress: ProgressCallback | None) -> list[Segment]:
     if options.coverage is not None:
-        segments = recover(audio, without_loops(segments, options.coverage), recognise_clip, options.coverage)
+        segments = recover(audio, without_loops(segments, options.coverage), recognise, options.coverage)
     if progress:
         progress(1.0)
     return segments
@@ -187,10 +188,28 @@ class FasterWhisperEngine:
             if first_pass:
                 first_pass(min(segment.end / max(info.duration, 1e-9), 1.0))
 
-        result = _covered(audio, result, lambda clip: self.recognise_clip(clip, info.language), self.options,
-                          progress)
+        result = _covered(audio, result, lambda regions: self.recognise_regions(audio, regions, info.language),
+                          self.options, progress)
         return Transcript(language=info.language, engine=self.name, model=self.model_name,
                           duration=info.duration, segments=result)
+
+    def recognise_regions(self, audio: np.ndarray, regions: list[tuple[float, float]],
+                          language: str) -> list[list[Segment]]:
+        """Stretches of speech recognised each alone (no VAD: they are speech), timed on the recording;
+        batched like the first pass (each region is its own chunk), else one after another."""
+        if self.batched is None:
+            return one_at_a_time(audio, lambda clip: self.recognise_clip(clip, language))(regions)
+        found, _ = self.batched.transcribe(audio, clip_timestamps=[{"start": s, "end": e} for s, e in regions],
+                                           batch_size=self.options.batch_size, beam_size=self.options.beam_size,
+                                           word_timestamps=True, without_timestamps=True, language=language,
+                                           condition_on_previous_text=False, vad_filter=False)
+        by_region: list[list[Segment]] = [[] for _ in regions]
+        for s in found:
+            middle = (s.start + s.end) / 2
+            index = next((i for i, (start, end) in enumerate(regions) if start <= middle <= end), None)
+            if index is not None:
+                by_region[index].append(_segment(s.start, s.end, s.text, s.words))
+        return by_region
 
     def recognise_clip(self, clip: np.ndarray, language: str) -> list[Segment]:
         """A stretch of speech recognised alone (no VAD: it is speech), timed from its start."""
@@ -287,10 +306,16 @@ class OpenAIWhisperEngine:
             if first_pass:
                 first_pass(min(piece[-1]["end"] / len(audio), 1.0))
         language = language or "en"  # a recording without speech has no language to detect
-        result = _covered(audio, result, lambda clip: self.recognise_clip(clip, language), self.options, progress)
+        result = _covered(audio, result, lambda regions: self.recognise_regions(audio, regions, language),
+                          self.options, progress)
         return Transcript(language=language, engine=self.name, model=self.model_name,
                           duration=len(audio) / SAMPLE_RATE, segments=result)
 
+
+    def recognise_regions(self, audio: np.ndarray, regions: list[tuple[float, float]],
+                          language: str) -> list[list[Segment]]:
+        """Stretches of speech recognised each alone, one after another, timed on the recording."""
+        return one_at_a_time(audio, lambda clip: self.recognise_clip(clip, language))(regions)
 
     def recognise_clip(self, clip: np.ndarray, language: str) -> list[Segment]:
         """A stretch of speech recognised alone, timed from its start."""

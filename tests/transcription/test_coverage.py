@@ -41,7 +41,7 @@ def test_speech_that_no_word_covers_is_found_and_the_slack_of_word_timings_is_no
 def test_a_gap_that_yields_no_words_again_is_marked_inaudible_in_every_format():
     audio = load_audio_of_seconds(6)
     segments = [said(0.0, 2.0, "hello", "there")]
-    recovered = recover(audio, segments, lambda clip: [], speech=[(0.0, 2.0), (3.0, 5.5)])
+    recovered = recover(audio, segments, lambda regions: [[] for _ in regions], speech=[(0.0, 2.0), (3.0, 5.5)])
     assert [s.inaudible for s in recovered] == [False, True]
     marked = recovered[1]
     assert (marked.start, marked.end, marked.text, marked.words) == (3.0, 5.5, "[inaudible 0:03–0:05]", [])
@@ -97,7 +97,8 @@ def test_a_dropped_turn_is_recognised_again_in_its_place(long_dialogue, engine, 
     dropped = max(first[1:-1], key=lambda s: len(s.words))
     assert len(dropped.words) >= 8
     kept = [s for s in first if s is not dropped]
-    recovered = recover(load_audio(path), kept, lambda clip: engine.recognise_clip(clip, "en"))
+    audio = load_audio(path)
+    recovered = recover(audio, kept, lambda regions: engine.recognise_regions(audio, regions, "en"))
     again = [s for s in recovered if s not in kept]
     assert again and not any(s.inaudible for s in again)
     assert all(dropped.start - 1.0 <= s.start and s.end <= dropped.end + 1.0 for s in again)
@@ -116,7 +117,8 @@ def test_a_decoding_loop_is_cut_back_and_what_it_hid_is_recognised_afresh(jfk, e
     loop = [Word(looped_from + i * step, looped_from + (i + 1) * step, ("ask", "not")[i % 2]) for i in range(12)]
     looped = [Segment(words[0].start, words[-1].end, "", words[:half] + loop)]
     assert [w.word for w in without_loops(looped)[0].words] == [w.word for w in words[:half]] + ["ask", "not"]
-    repaired = recover(load_audio(jfk), without_loops(looped), lambda clip: engine.recognise_clip(clip, "en"))
+    audio = load_audio(jfk)
+    repaired = recover(audio, without_loops(looped), lambda regions: engine.recognise_regions(audio, regions, "en"))
     text = " ".join(s.text for s in repaired)
     assert deletions(JFK_TEXT, text)[0] <= 0.1, text
     # People do repeat themselves: a phrase said twice or three times, a word three times, stay.
