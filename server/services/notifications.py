@@ -75,6 +75,10 @@ async def deliver(settings: Settings) -> int:
             continue
         try:
             await send(settings, message(settings, row))
+        except asyncio.CancelledError:
+            # Stopped mid-send (the service shutting down): pending again, for the next delivery.
+            await Notification.filter(id=row.id).update(email=EmailState.PENDING)
+            raise
         except Exception as exc:  # the mail server's refusal or absence: logged without the address
             attempts = row.email_attempts + 1
             log.warning("notification %d: email not sent (%s), attempt %d", row.id, type(exc).__name__, attempts)

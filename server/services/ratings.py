@@ -248,6 +248,12 @@ async def reopen(user: User, rating_id: int, reason: str, scale: Scale, settings
     history = reason if not is_released else (
         f"{reason} (the released result is kept until a new one is released)" if released == KEEP
         else f"{reason} (the released result is withdrawn: {withdrawn_reason})")
+    if is_released and released == KEEP and not rating.recording.released_result:
+        # Released before results were kept as released: keep the one shown now, before it is reopened.
+        official = await official_rating(rating.recording)
+        if official is not None:
+            await Recording.filter(id=rating.recording_id).update(
+                released_result=rating_json(official, scale, rater_label=OFFICIAL_LABEL))
     async with in_transaction():
         reopened = await Rating.filter(id=rating.id, status=RatingStatus.SUBMITTED).update(
             status=RatingStatus.DRAFT, total=None, mean=None, passed=None, reasons=[], submitted_at=None)

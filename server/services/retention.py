@@ -24,7 +24,7 @@ from tortoise.functions import Max
 from server import audit_trail
 from server.clock import now, pause
 from server.config import Settings
-from server.models import AuditAction, AuditObject, Rating, Recording, Transcript
+from server.models import AuditAction, AuditObject, Rating, RatingStatus, Recording, Transcript
 from server.services import deletion
 
 log = logging.getLogger("dit.retention")
@@ -73,6 +73,7 @@ async def due(settings: Settings, at: datetime | None = None) -> list[Removal]:
     at = at or now()
     last_rated = dict(await Rating.all().group_by("recording_id").annotate(last=Max("updated_at"))
                       .values_list("recording_id", "last"))
+    submitted = set(await Rating.filter(status=RatingStatus.SUBMITTED).values_list("recording_id", flat=True))
     transcribed = set(await Transcript.all().values_list("recording_id", flat=True))
     recordings = await Recording.filter(Q(media_deleted_at__isnull=True) | Q(transcript_deleted_at__isnull=True)
                                         ).select_related("session__case").order_by("id")
@@ -83,7 +84,7 @@ async def due(settings: Settings, at: datetime | None = None) -> list[Removal]:
         where = (recording.id, recording.session.case.code, recording.session.number)
         if recording.media_deleted_at is None:
             why = _why_due(recording, last_activity, settings.retain_media_days, settings.retain_replaced_days, at,
-                           rated=recording.id in last_rated)
+                           rated=recording.id in submitted or recording.feedback_released_at is not None)
             if why:
                 removals.append(Removal(*where, Part.MEDIA, why))
         if recording.id in transcribed and recording.transcript_deleted_at is None:

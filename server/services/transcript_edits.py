@@ -55,6 +55,12 @@ async def save_edit(settings: Settings, recording: Recording, row: Transcript, b
     before = opened(settings, recording, row)
     transcript = TranscriptData.from_dict(before)
     edit = line_edit(body, transcript, by)
+    # The tolerance of transcription/edits.py is for a new transcription's lines; a person names lines
+    # exactly as they were shown, so a page shown before someone else's merge or split is refused, not
+    # applied to the changed lines.
+    starts, ends = {round(s.start, 3) for s in transcript.segments}, {round(s.end, 3) for s in transcript.segments}
+    if round(edit.start, 3) not in starts or round(edit.end, 3) not in ends:
+        raise Conflict(STALE)
     try:
         data = apply_edit(transcript, edit).to_dict()
     except EditRefused as exc:

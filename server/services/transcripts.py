@@ -70,13 +70,21 @@ async def save_changed(settings: Settings, recording: Recording, row: Transcript
 async def follow_lines(recording_id: int, moved: dict[int, list[int]]) -> None:
     """Ratings' evidence and raters' judgements of suggestions, which name lines by number, moved to
     where their lines went (`moved`, from `line_map`)."""
+    def follow(evidence: dict | None) -> dict:
+        moved_evidence = {item: sorted({j for i in lines for j in moved.get(i, [i])})
+                          for item, lines in (evidence or {}).items()}
+        return {item: lines for item, lines in moved_evidence.items() if lines}
+
     for rating in await Rating.filter(recording_id=recording_id).select_for_update():
-        evidence = {item: sorted({j for i in lines for j in moved.get(i, [i])})
-                    for item, lines in (rating.evidence or {}).items()}
-        evidence = {item: lines for item, lines in evidence.items() if lines}
+        evidence = follow(rating.evidence)
         if evidence != rating.evidence:
             rating.evidence = evidence
             await rating.save(update_fields=["evidence"])
+    # The result as the trainee was shown it names lines too.
+    released = await Recording.get_or_none(id=recording_id).values_list("released_result", flat=True)
+    if released and released.get("evidence"):
+        await Recording.filter(id=recording_id).update(
+            released_result={**released, "evidence": follow(released["evidence"])})
     # A judgement goes with the first part of a split line; of two about merged lines, the newest is kept.
     # Each is first moved out of the way (to minus its id), as lines' numbers are unique per rater and label.
     judgements = await ClassifierJudgement.filter(recording_id=recording_id).order_by("-created_at", "-id")
