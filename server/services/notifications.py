@@ -112,8 +112,7 @@ async def send(settings: Settings, mail: EmailMessage) -> None:
 
 async def listing(user: User, limit: int = 50) -> dict:
     rows = await Notification.filter(user=user).order_by("-id").limit(limit)
-    unread = await Notification.filter(user=user, read_at__isnull=True).count()
-    return {"unread": unread, "notifications": [
+    return {"unread": await unread_count(user), "notifications": [
         {"id": n.id, "kind": n.kind.value, "title": WORDING[n.kind][0], "text": WORDING[n.kind][1],
          "at": n.created_at.isoformat(), "read": n.read_at is not None, "link": n.link} for n in rows]}
 

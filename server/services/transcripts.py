@@ -81,7 +81,7 @@ async def follow_lines(recording_id: int, moved: dict[int, list[int]]) -> None:
             rating.evidence = evidence
             await rating.save(update_fields=["evidence"])
     # The result as the trainee was shown it names lines too.
-    released = await Recording.get_or_none(id=recording_id).values_list("released_result", flat=True)
+    released = await Recording.filter(id=recording_id).first().values_list("released_result", flat=True)
     if released and released.get("evidence"):
         await Recording.filter(id=recording_id).update(
             released_result={**released, "evidence": follow(released["evidence"])})
