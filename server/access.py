@@ -297,6 +297,12 @@ async def require_may_judge_suggestion(user: User, recording: Recording) -> None
         raise Forbidden("Only the recording's raters and course leads judge suggestions.")
 
 
+def sees_who_corrected(user: User, by: str | None) -> bool:
+    """Who corrected a transcript is shown to course leads and to the person who did: to anyone else it
+    could name a tape's other rater, whom blind double rating hides."""
+    return sees_everything(user) or by == user.username
+
+
 def anonymise_raters_for(user: User, settings: Settings) -> bool:
     """Raters see each other as "Rater 1", "Rater 2"; course leads see names."""
     return settings.anonymise_adjudication and not sees_everything(user)

@@ -11,9 +11,11 @@ import zipfile
 import pytest
 
 from rating.scale import load_scale
-from server.models import ClassifierJudgement, Recording, Transcript
+from server.errors import Conflict
+from server.models import ClassifierJudgement, Recording, Transcript, User
 from server.services.recordings import queue_transcription
 from server.services.suggestions import supervisor_examples
+from server.services.transcript_edits import save_edit
 from tests.conftest import open_case, run_queued_jobs, upload
 from tests.test_suggestions import IPAF
 
@@ -45,6 +47,11 @@ async def test_words_are_corrected_merged_and_split_and_the_corrections_outlast_
     assert line["text"] == typed and line["edited"]["recognised"] == first["text"]
     assert line["edited"]["by"] == "supervisor" and [w["word"] for w in line["words"]] == typed.split()
     assert (line["start"], line["speaker"]) == (first["start"], first["speaker"])
+    # Who corrected it is for course leads (and the corrector): to the trainee it could name a blind rater.
+    seen = {name: (await client.get(f"/api/recordings/{rid}/transcript")).json()["segments"][0]["edited"]["by"]
+            for name, client in (("trainee", trainee), ("lead", lead), ("supervisor", sue))}
+    assert seen == {"trainee": None, "lead": "supervisor", "supervisor": "supervisor"}
+    assert [e["by"] for e in (await trainee.get(url)).json()["edits"]] == [None]
     # Every reader sees the corrected words: the exports, the rating page, the classifier's training data.
     for fmt in ("txt", "vtt", "srt"):
         assert "fellow Britons" in (await trainee.get(f"/api/recordings/{rid}/transcript?format={fmt}")).text
@@ -93,16 +100,26 @@ async def test_words_are_corrected_merged_and_split_and_the_corrections_outlast_
     assert (await people["other_trainee"].post(url, json={"kind": "merge", "start": 0, "end": 1})).status_code == 404
     assert (await people["other_trainee"].get(url)).status_code == 404
 
+    # Two people saving at once: the one whose change was made on the transcript as it was before the
+    # other's is refused, and the other's change stands.
+    recording, stale = await Recording.get(id=rid), await Transcript.get(recording_id=rid)
+    other = {"kind": "text", "start": last["start"], "end": last["end"], "text": "Ask what you can do."}
+    assert (await trainee.post(url, json=other)).status_code == 200
+    with pytest.raises(Conflict, match="changed by someone else"):
+        await save_edit(settings, recording, stale, {**other, "text": "Something else."},
+                        await User.get(username="supervisor"))
+    assert (await trainee.get(f"/api/recordings/{rid}/transcript")).json()["segments"][-1]["text"] == other["text"]
+
     log = (await lead.get(url)).json()["edits"]
     assert [(e["kind"], e["by"], e["made"]) for e in log] == [
-        ("text", "supervisor", True), ("split", "trainee", True), ("merge", "trainee", True)]
+        ("text", "supervisor", True), ("split", "trainee", True), ("merge", "trainee", True), ("text", "trainee", True)]
 
     # Transcribed again (a new model, say): the corrections are made again where their lines still are.
     await queue_transcription(await Recording.get(id=rid), settings)
     await run_queued_jobs(settings)
     again = (await trainee.get(f"/api/recordings/{rid}/transcript")).json()
     assert again["segments"][0]["text"] == typed and again["segments"][0]["edited"]["recognised"] == first["text"]
-    assert [e["made"] for e in (await lead.get(url)).json()["edits"]] == [True, True, True]
+    assert [e["made"] for e in (await lead.get(url)).json()["edits"]] == [True, True, True, True]
     # What is stored carries no correction in the clear when a key is set (tests/test_encryption.py);
     # without one the corrections are kept beside the transcript.
     assert (await Transcript.get(recording_id=rid)).edits["edits"][0]["text"] == typed

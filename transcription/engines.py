@@ -33,7 +33,15 @@ from typing import Protocol
 
 import numpy as np
 
-from transcription.coverage import CoverageOptions, RegionRecogniser, one_at_a_time, recover, without_loops
+from transcription.coverage import (
+    CoverageOptions,
+    RegionRecogniser,
+    one_at_a_time,
+    recover,
+    speech_regions,
+    windows,
+    without_loops,
+)
 from transcription.media import SAMPLE_RATE, load_audio
 from transcription.split_models import split_model_dir
 from transcription.transcript import Segment, Transcript, Word
@@ -44,6 +52,8 @@ ENGINES = ("faster-whisper", "openai-whisper")
 DEFAULT_ENGINE = "faster-whisper"
 DEFAULT_MODEL = "tiny.en"
 BEAM_SIZE = 5
+# Whisper's mel frames: faster-whisper gives a batched segment's chunk start in these.
+FRAMES_PER_SECOND = 100
 # The share of progress the first pass reports; the coverage pass takes the rest.
 FIRST_PASS = 0.9
 
@@ -137,9 +147,9 @@ def _scaled(progress: ProgressCallback | None, share: float) -> ProgressCallback
 
 
 def _covered(audio: np.ndarray, segments: list[Segment], recognise: RegionRecogniser, options: DecodeOptions,
-             progress: ProgressCallback | None) -> list[Segment]:
+             progress: ProgressCallback | None, speech: list[tuple[float, float]] | None = None) -> list[Segment]:
     if options.coverage is not None:
-        segments = recover(audio, without_loops(segments, options.coverage), recognise, options.coverage)
+        segments = recover(audio, without_loops(segments, options.coverage), recognise, options.coverage, speech)
     if progress:
         progress(1.0)
     return segments
@@ -171,15 +181,21 @@ class FasterWhisperEngine:
 
     def transcribe(self, audio_path: str | Path, progress: ProgressCallback | None = None) -> Transcript:
         audio = load_audio(audio_path)
-        common = {"beam_size": self.options.beam_size, "vad_filter": True, "word_timestamps": True,
-                  "condition_on_previous_text": False}
+        common = {"beam_size": self.options.beam_size, "word_timestamps": True, "condition_on_previous_text": False}
+        speech = None
         if self.batched is not None:
+            # One VAD pass, for the stretches decoded here and for the coverage pass after.
+            speech = speech_regions(audio)
+            stretches = windows(speech)
             # Without timestamp tokens: with them, batched decoding drops the ends of chunks (4% of a
             # dialogue's words, measured). A segment is then a whole chunk of up to 30 s, cut into lines below.
-            segments, info = self.batched.transcribe(audio, batch_size=self.options.batch_size,
-                                                     without_timestamps=True, **common)
+            segments, info = self.batched.transcribe(
+                audio, batch_size=self.options.batch_size, without_timestamps=True, vad_filter=False,
+                # Without speech, one empty clip: faster-whisper, given no clip, would decode the whole recording.
+                clip_timestamps=[{"start": s, "end": e} for s, e in stretches] or [{"start": 0.0, "end": 0.0}],
+                **common)
         else:
-            segments, info = self.model.transcribe(audio, **common)
+            segments, info = self.model.transcribe(audio, vad_filter=True, **common)
         first_pass = _scaled(progress, FIRST_PASS)
         result = []
         # `segments` is a generator: decoding happens as it is consumed, which is what progress follows.
@@ -189,26 +205,27 @@ class FasterWhisperEngine:
                 first_pass(min(segment.end / max(info.duration, 1e-9), 1.0))
 
         result = _covered(audio, result, lambda regions: self.recognise_regions(audio, regions, info.language),
-                          self.options, progress)
+                          self.options, progress, speech)
         return Transcript(language=info.language, engine=self.name, model=self.model_name,
                           duration=info.duration, segments=result)
 
     def recognise_regions(self, audio: np.ndarray, regions: list[tuple[float, float]],
                           language: str) -> list[list[Segment]]:
         """Stretches of speech recognised each alone (no VAD: they are speech), timed on the recording;
-        batched like the first pass (each region is its own chunk), else one after another."""
+        batched like the first pass (each region its own chunk, a long one cut into windows Whisper
+        decodes whole), else one after another."""
         if self.batched is None:
             return one_at_a_time(audio, lambda clip: self.recognise_clip(clip, language))(regions)
-        found, _ = self.batched.transcribe(audio, clip_timestamps=[{"start": s, "end": e} for s, e in regions],
+        pieces = [(index, piece) for index, region in enumerate(regions) for piece in windows([region])]
+        found, _ = self.batched.transcribe(audio, clip_timestamps=[{"start": s, "end": e} for _, (s, e) in pieces],
                                            batch_size=self.options.batch_size, beam_size=self.options.beam_size,
                                            word_timestamps=True, without_timestamps=True, language=language,
                                            condition_on_previous_text=False, vad_filter=False)
+        # faster-whisper marks each segment with the start of its chunk (`seek`), reckoned as here.
+        region_at = {_seek(start): index for index, (start, _) in pieces}
         by_region: list[list[Segment]] = [[] for _ in regions]
         for s in found:
-            middle = (s.start + s.end) / 2
-            index = next((i for i, (start, end) in enumerate(regions) if start <= middle <= end), None)
-            if index is not None:
-                by_region[index].append(_segment(s.start, s.end, s.text, s.words))
+            by_region[region_at[s.seek]].append(_segment(s.start, s.end, s.text, s.words))
         return by_region
 
     def recognise_clip(self, clip: np.ndarray, language: str) -> list[Segment]:
@@ -216,6 +233,12 @@ class FasterWhisperEngine:
         found, _ = self.model.transcribe(clip, beam_size=self.options.beam_size, vad_filter=False,
                                          word_timestamps=True, condition_on_previous_text=False, language=language)
         return [_segment(s.start, s.end, s.text, s.words) for s in found]
+
+
+def _seek(start: float) -> int:
+    """The chunk start faster-whisper's batched pipeline gives the segments of a clip that starts at `start`
+    seconds: the start in samples, then in Whisper's mel frames of 10 ms."""
+    return int(int(start * SAMPLE_RATE) / SAMPLE_RATE * FRAMES_PER_SECOND)
 
 
 def _pieces(speech: list[dict], limit: int) -> list[list[dict]]:

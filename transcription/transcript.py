@@ -32,7 +32,8 @@ class Edited:
     the recogniser had heard there, which stays retrievable."""
 
     recognised: str
-    by: str
+    # None where the reader may not see who it was (server/access.py).
+    by: str | None
     at: str
 
     def to_dict(self) -> dict:

@@ -116,7 +116,8 @@ class JobRunner:
                 return None
             # Read again, not the row the job began with: a key rotation may have re-wrapped its data key since.
             recording = await Recording.get(id=recording_id)
-            previous = await Transcript.get_or_none(recording_id=recording_id)
+            # Locked, so that a correction saved meanwhile is either carried over or refused, never lost.
+            previous = await Transcript.filter(recording_id=recording_id).select_for_update().first()
             transcript, edits = carried_over(self.settings, recording, previous, transcript)
             if previous is not None:
                 before = TranscriptData.from_dict(opened(self.settings, recording, previous))

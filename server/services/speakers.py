@@ -75,9 +75,10 @@ async def save_correction(settings: Settings, recording: Recording, row: Transcr
         fields = ("speakers",)
     async with in_transaction():
         await save_changed(settings, recording, row, before, data, fields)
+        # Read once the transcript is locked: a correction saved just before is kept in the list.
+        made = await Recording.filter(id=recording.id).first().values_list("speaker_corrections", flat=True)
         await Recording.filter(id=recording.id).update(
-            speaker_corrections=[*recording.speaker_corrections,
-                                 {**correction.to_dict(), "by": by.username, "at": now().isoformat()}])
+            speaker_corrections=[*made, {**correction.to_dict(), "by": by.username, "at": now().isoformat()}])
     return data
 
 

@@ -6,6 +6,7 @@ rating page's evidence, the suggestion classifier, the case export) reads the co
 
 from __future__ import annotations
 
+from server import access
 from server.clock import now
 from server.config import Settings
 from server.errors import Conflict, Invalid
@@ -80,7 +81,9 @@ def carried_over(settings: Settings, recording: Recording, previous: Transcript 
     return transcript, sealed_edits(settings, recording, [{**e, "made": m} for e, m in zip(edits, made, strict=True)])
 
 
-def edit_log(settings: Settings, recording: Recording, row: Transcript) -> list[dict]:
+def edit_log(settings: Settings, user: User, recording: Recording, row: Transcript) -> list[dict]:
     """Every correction of the text, oldest first: kind, the line's times, the typed text or the
-    split's time, who and when, and whether it is made on the present transcription."""
-    return opened_edits(settings, recording, row)
+    split's time, who (where `user` may see it) and when, and whether it is made on the present
+    transcription."""
+    return [edit if access.sees_who_corrected(user, edit.get("by")) else {**edit, "by": None}
+            for edit in opened_edits(settings, recording, row)]

@@ -20,6 +20,8 @@ from server.services.recordings import latest_job
 from transcription.transcript import Transcript as TranscriptData
 from transcription.transcript import line_map
 
+CHANGED = "The transcript was changed by someone else meanwhile: reload the page to see it, then try again."
+
 
 async def correctable(user: User, recording_id: int) -> tuple[Recording, Transcript]:
     """The recording and its transcript's row, for a person who may correct its speakers or text."""
@@ -61,8 +63,14 @@ async def save_changed(settings: Settings, recording: Recording, row: Transcript
     row also changed, in one transaction with the ratings' evidence moved along: evidence names lines
     by number, and a merge, a split or a change of speaker renumbers them."""
     moved = line_map(TranscriptData.from_dict(before).segments, TranscriptData.from_dict(after).segments)
-    row.data = sealed(settings, recording, after)
+    read = row.data
     async with in_transaction():
+        # Locked and compared with what the change was made on: of two people saving at once, or a person
+        # and a new transcription, the second is refused rather than writing over the first.
+        stored = await Transcript.filter(id=row.id).select_for_update().first()
+        if stored is None or stored.data != read:
+            raise Conflict(CHANGED)
+        row.data = sealed(settings, recording, after)
         await row.save(update_fields=["data", *fields])
         await follow_lines(recording.id, moved)
 
@@ -101,6 +109,17 @@ async def follow_lines(recording_id: int, moved: dict[int, list[int]]) -> None:
             continue
         taken.add(key)
         await ClassifierJudgement.filter(id=judgement.id).update(segment_index=lines[0])
+
+
+def as_shown_to(user: User, data: dict) -> dict:
+    """The transcript `data` with who corrected each line left out where `user` may not see it."""
+    def shown(segment: dict) -> dict:
+        edited = segment.get("edited")
+        if not edited or access.sees_who_corrected(user, edited.get("by")):
+            return segment
+        return {**segment, "edited": {**edited, "by": None}}
+
+    return {**data, "segments": [shown(s) for s in data.get("segments", [])]}
 
 
 async def transcript_dict(settings: Settings, recording: Recording) -> dict | None:

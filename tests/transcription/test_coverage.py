@@ -10,7 +10,7 @@ from speechfixtures.long_script import long_script
 from speechfixtures.recorded import JFK_TEXT
 from speechfixtures.scoring import deletions
 from tests.transcription.conftest import ffmpeg
-from transcription.coverage import recover, uncovered, without_loops
+from transcription.coverage import WINDOW, recover, uncovered, windows, without_loops
 from transcription.engines import load_engine
 from transcription.formats import FORMATS
 from transcription.media import load_audio
@@ -38,6 +38,15 @@ def test_speech_that_no_word_covers_is_found_and_the_slack_of_word_timings_is_no
     assert len(uncovered([(0.0, 1.0), (1.2, 2.2)], [])) == 1
 
 
+def test_speech_is_decoded_in_stretches_whisper_takes_whole():
+    # Consecutive regions gather while first start to last end stays within the window, pauses kept.
+    assert windows([(0.0, 5.0), (6.0, 20.0), (21.0, 28.0), (30.0, 40.0)]) == [(0.0, 28.0), (30.0, 40.0)]
+    # A region longer than the window is cut into windows; what remains starts a stretch of its own.
+    assert windows([(10.0, 10.0 + 2 * WINDOW + 3.0), (70.0, 72.0)]) == [
+        (10.0, 10.0 + WINDOW), (10.0 + WINDOW, 10.0 + 2 * WINDOW), (10.0 + 2 * WINDOW, 72.0)]
+    assert all(end - start <= WINDOW for start, end in windows([(0.0, 95.0), (96.0, 99.0)]))
+
+
 def test_a_gap_that_yields_no_words_again_is_marked_inaudible_in_every_format():
     audio = load_audio_of_seconds(6)
     segments = [said(0.0, 2.0, "hello", "there")]
@@ -50,6 +59,16 @@ def test_a_gap_that_yields_no_words_again_is_marked_inaudible_in_every_format():
     assert Transcript.from_dict(transcript.to_dict()).segments[1].inaudible
     for name, write in FORMATS.items():
         assert "[inaudible 0:03–0:05]" in write(transcript), name
+
+
+def test_what_the_second_recognition_still_leaves_uncovered_is_marked_inaudible():
+    """A gap of 8 s whose second recognition yields words for its first 3 s only: the rest is marked."""
+    audio = load_audio_of_seconds(12)
+    recovered = recover(audio, [said(0.0, 2.0, "hello", "there")],
+                        lambda regions: [[said(3.0, 6.0, "I", "was", "saying")] for _ in regions],
+                        speech=[(0.0, 2.0), (3.0, 11.0)])
+    assert [(s.start, s.end, s.inaudible) for s in recovered] == [
+        (0.0, 2.0, False), (3.0, 6.0, False), (6.3, 11.0, True)]
 
 
 def load_audio_of_seconds(seconds: float):
@@ -105,6 +124,22 @@ def test_a_dropped_turn_is_recognised_again_in_its_place(long_dialogue, engine, 
     before, after = deletions(reference, " ".join(s.text for s in kept)), deletions(
         reference, " ".join(s.text for s in recovered))
     assert before[1] >= 8 and after[0] <= 0.02 and after[1] <= 3, (before, after)
+
+
+@pytest.mark.slow
+def test_a_gap_longer_than_whisper_decodes_at_once_comes_back_whole(long_dialogue, engine, transcribed):
+    """Forty seconds of the dialogue taken out of the transcript: the gap is recognised again window by
+    window, so its last ten seconds come back too (Whisper decodes at most 30 s of a clip)."""
+    path, reference = long_dialogue
+    cut_from, cut_to = 20.0, 60.0
+    kept = [s for s in transcribed.segments if s.end <= cut_from or s.start >= cut_to]
+    lost = [w for s in transcribed.segments if s not in kept for w in s.words]
+    audio = load_audio(path)
+    recovered = recover(audio, kept, lambda regions: engine.recognise_regions(audio, regions, "en"))
+    again = [w for s in recovered if s not in kept for w in s.words]
+    assert not any(s.inaudible for s in recovered)
+    assert max(w.end for w in again) >= max(w.end for w in lost) - 2.0
+    assert len(again) >= 0.9 * len(lost), (len(again), len(lost))
 
 
 def test_a_decoding_loop_is_cut_back_and_what_it_hid_is_recognised_afresh(jfk, engine):

@@ -11,13 +11,14 @@ from server.errors import Conflict, Invalid, NotFound
 from server.models import AuditAction
 from server.services import deletion, media, recordings, speakers, transcript_edits, transcripts
 from server.services.cases import check_session_number
-from server.services.transcripts import read_transcript, stored_transcript
+from server.services.transcripts import as_shown_to, read_transcript, stored_transcript
 from server.storage import storage_for
 from server.web.byte_ranges import ranged_response
 from server.web.deps import api_user, json_body, settings_of
 from server.web.serialise import recording_json
 from server.web.uploads import receive_recording
 from transcription.formats import FORMATS, MEDIA_TYPES
+from transcription.transcript import Transcript as TranscriptData
 
 
 async def upload_recording(request: Request) -> JSONResponse:
@@ -135,8 +136,10 @@ async def get_transcript(request: Request) -> Response:
     fmt = request.query_params.get("format", "json")
     if fmt not in FORMATS:
         raise Invalid(f"Unknown format '{fmt}'; use one of {', '.join(FORMATS)}.")
-    recording = await access.readable_recording(api_user(request), request.path_params["recording_id"])
-    transcript = await read_transcript(settings_of(request), recording)
+    user = api_user(request)
+    recording = await access.readable_recording(user, request.path_params["recording_id"])
+    transcript = TranscriptData.from_dict(as_shown_to(user, (await read_transcript(settings_of(request),
+                                                                                   recording)).to_dict()))
     headers = {"Cache-Control": "no-store"}
     if request.query_params.get("download"):
         audit_trail.note(action=AuditAction.DOWNLOAD)
@@ -181,7 +184,9 @@ async def post_swap(request: Request) -> JSONResponse:
       200: {description: The corrected transcript.}
       409: {description: No transcript yet, or no patient to swap with.}
     """
-    return JSONResponse(await speakers.swap(settings_of(request), api_user(request), request.path_params["recording_id"]))
+    user = api_user(request)
+    return JSONResponse(as_shown_to(user, await speakers.swap(settings_of(request), user,
+                                                              request.path_params["recording_id"])))
 
 
 async def post_speaker(request: Request) -> JSONResponse:
@@ -199,8 +204,8 @@ async def post_speaker(request: Request) -> JSONResponse:
     recording, row = await transcripts.correctable(api_user(request), request.path_params["recording_id"])
     body = await json_body(request)
     correction = speakers.speaker_correction(body.get("start"), body.get("end"), body.get("speaker"))
-    return JSONResponse(await speakers.save_correction(settings_of(request), recording, row, correction,
-                                                         api_user(request)))
+    return JSONResponse(as_shown_to(api_user(request), await speakers.save_correction(
+        settings_of(request), recording, row, correction, api_user(request))))
 
 
 async def get_edits(request: Request) -> JSONResponse:
@@ -210,11 +215,12 @@ async def get_edits(request: Request) -> JSONResponse:
       200: {description: "{edits: [{kind: text|merge|split, start, end, text?, split_at?, by, at, made}]}: `made` is false for one whose line a new transcription no longer has"}
       409: {description: No transcript yet.}
     """
-    recording = await access.readable_recording(api_user(request), request.path_params["recording_id"])
+    user = api_user(request)
+    recording = await access.readable_recording(user, request.path_params["recording_id"])
     row = await stored_transcript(recording)
     if row is None:
         raise Conflict("There is no transcript yet.")
-    return JSONResponse({"edits": transcript_edits.edit_log(settings_of(request), recording, row)})
+    return JSONResponse({"edits": transcript_edits.edit_log(settings_of(request), user, recording, row)})
 
 
 async def post_edit(request: Request) -> JSONResponse:
@@ -233,7 +239,8 @@ async def post_edit(request: Request) -> JSONResponse:
     user = api_user(request)
     recording, row = await transcripts.correctable(user, request.path_params["recording_id"])
     body = await json_body(request)
-    return JSONResponse(await transcript_edits.save_edit(settings_of(request), recording, row, body, user))
+    return JSONResponse(as_shown_to(user, await transcript_edits.save_edit(settings_of(request), recording, row,
+                                                                           body, user)))
 
 
 RECORDING = "/recordings/{recording_id:int}"
