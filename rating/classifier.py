@@ -22,7 +22,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,23 +30,38 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn
-import yaml
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from rating.classifier_features import PAIR_COLUMNS, IpafEcho, echoes, normalise, pairs_frame
+from rating.classifier_corpus import (
+    HELD_OUT,
+    LABELS,
+    Example,
+    Ipaf,
+    as_recognised,
+    load_seed_corpus,
+    mismatched_ipaf_negatives,
+    recognised_copies,
+    training_data_hash,
+)
+from rating.classifier_embeddings import BUNDLED, IpafMeaning, encoder
+from rating.classifier_features import PAIR_COLUMNS, IpafEcho, normalise, pairs_frame
 from rating.classifier_session import EVIDENCE_THRESHOLD, is_scored, session_verdict
 from rating.phases import Phase
 
-LABELS = ("ipaf_reference", "transference_link")
-SOURCES = ("seed", "supervisor")
-SEED_CORPUS = Path(__file__).parent / "data" / "seed-corpus"
 RANDOM_STATE = 0
 # Calibration is fitted on held-out cases, so it needs a few cases per fold.
 CALIBRATION_FOLDS = 3
@@ -54,113 +69,19 @@ CALIBRATION_FOLDS = 3
 # negative at least this often for every label. The seed model measures about 0.97 and 0.99.
 GOOD_ROC_AUC = 0.80
 MODEL_PREFIX = "on-model-"
-# Competence scale items whose evidence is a therapist turn with the label (a supervisor marking a turn
-# as evidence for `transference` says it links the transference to the IPAF).
-EVIDENCE_ITEM_LABELS = {
-    "ipaf-focus": "ipaf_reference",
-    "current-relationships": "ipaf_reference",
-    "ipaf-refinement": "ipaf_reference",
-    "transference": "transference_link",
-}
-
-
-@dataclass(frozen=True)
-class Ipaf:
-    """A case's interpersonal-affective focus, in the words agreed with the patient."""
-
-    self_representation: str
-    other_representation: str
-    affect: str
-    summary: str = ""
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> Ipaf:
-        """From the JSON form `{"self", "other", "affect", "summary"}`; the summary may be left out."""
-        missing = [key for key in ("self", "other", "affect") if not str(data.get(key) or "").strip()]
-        if missing:
-            raise ValueError(f"An IPAF needs its self, other and affect; missing: {', '.join(missing)}.")
-        return cls(str(data["self"]), str(data["other"]), str(data["affect"]), str(data.get("summary") or ""))
-
-    def to_dict(self) -> dict:
-        return {"self": self.self_representation, "other": self.other_representation, "affect": self.affect,
-                "summary": self.summary}
-
-
-@dataclass(frozen=True)
-class Example:
-    """One therapist utterance of a case with what is known of its labels; None is not judged, as when a
-    supervisor confirmed only one of the two suggestions."""
-
-    case_id: str
-    utterance: str
-    ipaf: Ipaf
-    ipaf_reference: bool | None
-    transference_link: bool | None
-    source: str = "seed"
-
-    def __post_init__(self):
-        if self.source not in SOURCES:
-            raise ValueError(f"An example's source is one of {', '.join(SOURCES)}, not {self.source!r}.")
-        if self.ipaf_reference is None and self.transference_link is None:
-            raise ValueError("An example needs at least one label.")
-        if self.transference_link and self.ipaf_reference is False:
-            raise ValueError("A link of the transference to the IPAF is a reference to the IPAF.")
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "ipaf": self.ipaf.to_dict()}
-
-
-def supervisor_example(case_id: str, utterance: str, ipaf: Ipaf, label: str, value: bool) -> Example:
-    """A supervisor's confirmation (`value=True`) or rejection of a suggested label for a therapist turn.
-    What the labelling guide implies about the other label is filled in: a link is also a reference, and
-    a turn that does not refer to the IPAF cannot link the transference to it."""
-    if label not in LABELS:
-        raise ValueError(f"A label is one of {', '.join(LABELS)}, not {label!r}.")
-    if label == "ipaf_reference":
-        return Example(case_id, utterance, ipaf, value, None if value else False, "supervisor")
-    return Example(case_id, utterance, ipaf, True if value else None, value, "supervisor")
-
-
-def evidence_example(case_id: str, utterance: str, ipaf: Ipaf, item_id: str) -> Example | None:
-    """A therapist turn a supervisor marked as evidence for a competence scale item, as a positive example
-    of that item's label; None for items the classifier does not learn from."""
-    label = EVIDENCE_ITEM_LABELS.get(item_id)
-    return supervisor_example(case_id, utterance, ipaf, label, True) if label else None
-
-
-def load_seed_corpus(directory: Path = SEED_CORPUS) -> list[Example]:
-    """The seed corpus: one YAML file per fictional case (see the corpus README for the format)."""
-    examples = []
-    for path in sorted((directory / "cases").glob("*.yaml")):
-        case = yaml.safe_load(path.read_text(encoding="utf-8"))
-        ipaf = Ipaf.from_dict(case["ipaf"])
-        for key, ipaf_reference, transference_link in (
-            ("transference_link", True, True),
-            ("ipaf_reference", True, False),
-            ("neither", False, False),
-        ):
-            for text in case.get(key) or ():
-                # An unquoted "a: b" in YAML is a mapping, not a sentence.
-                if not isinstance(text, str):
-                    raise TypeError(f"{path.name}: {text!r} under '{key}' is not a sentence; quote it.")
-                examples.append(Example(case["id"], text, ipaf, ipaf_reference, transference_link, "seed"))
-    return examples
-
-
-def training_data_hash(examples: Iterable[Example]) -> str:
-    """SHA-256 of the examples in a canonical form, independent of their order."""
-    lines = sorted(json.dumps(example.to_dict(), sort_keys=True, ensure_ascii=False) for example in examples)
-    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
-
-
-def build_pipeline() -> Pipeline:
+def build_pipeline(embeddings: str | None = BUNDLED) -> Pipeline:
     """The unfitted pipeline for one label: (utterance, IPAF) pairs -> calibrated probability. Fit it with
-    `groups` (the case of each row) under metadata routing, so that calibration holds out whole cases."""
-    features = ColumnTransformer([
+    `groups` (the case of each row) under metadata routing, so that calibration holds out whole cases.
+    `embeddings`: the sentence-embedding model for the semantic features (`rating.classifier_embeddings`),
+    None for the lexical features alone."""
+    features = [
         ("ipaf_echo", make_pipeline(IpafEcho(), StandardScaler()), list(PAIR_COLUMNS)),
         ("wording", TfidfVectorizer(preprocessor=normalise, ngram_range=(1, 2), min_df=2, sublinear_tf=True),
          "utterance"),
-    ])
+    ]
+    if embeddings is not None:
+        features.append(("ipaf_meaning", make_pipeline(IpafMeaning(embeddings), StandardScaler()), list(PAIR_COLUMNS)))
+    features = ColumnTransformer(features)
     classifier = LogisticRegression(class_weight="balanced", max_iter=2000, random_state=RANDOM_STATE)
     calibrated = CalibratedClassifierCV(classifier, method="sigmoid", cv=GroupKFold(CALIBRATION_FOLDS))
     return Pipeline([("features", features), ("model", calibrated)])
@@ -180,8 +101,17 @@ class OnModelClassifier:
     @property
     def good(self) -> bool:
         """Good enough to be used by the service: every label measured, and measured well."""
-        scores = {row["label"]: row["roc_auc"] for row in self.metrics}
+        scores = {row["label"]: row["roc_auc"] for row in self.metrics
+                  if row.get("data", CROSS_VALIDATED) == CROSS_VALIDATED}
         return all(scores.get(label) is not None and scores[label] >= GOOD_ROC_AUC for label in LABELS)
+
+    def load_encoders(self) -> None:
+        """Load the sentence encoders the pipelines use now rather than on the first session scored: with
+        torch and transformers that takes seconds, which the service pays once, when it starts."""
+        for pipeline in self.pipelines.values():
+            for name, transformer, _ in pipeline.named_steps["features"].transformers_:
+                if name == "ipaf_meaning":
+                    encoder(transformer.steps[0][1].model_dir)
 
     def predict_proba(self, pairs: pd.DataFrame) -> dict[str, np.ndarray]:
         """Each label's probability for each (utterance, IPAF) pair (see `pairs_frame`)."""
@@ -215,34 +145,11 @@ def _frame(examples: Sequence[Example]) -> pd.DataFrame:
     return pairs_frame([example.utterance for example in examples], [example.ipaf for example in examples])
 
 
-def mismatched_ipaf_negatives(examples: Sequence[Example]) -> list[Example]:
-    """Each IPAF reference that echoes its own case's IPAF, paired with another case's IPAF it does not
-    echo at all, as a negative of both labels. Without these the wording alone ("It sounds like...",
-    "That's the pattern") predicts the labels on the seed corpus, and a model could score well there
-    while ignoring the IPAF it is given."""
-    ipafs = dict(sorted({example.case_id: example.ipaf for example in examples}.items()))
-    negatives = []
-    for position, example in enumerate(examples):
-        if not example.ipaf_reference or not echoes(example.utterance, _parts(example.ipaf)):
-            continue
-        others = [ipaf for case_id, ipaf in ipafs.items()
-                  if case_id != example.case_id and not echoes(example.utterance, _parts(ipaf))]
-        if others:
-            # Spread the pairings over the other cases, the same way every time.
-            other = others[position % len(others)]
-            negatives.append(replace(example, ipaf=other, ipaf_reference=False, transference_link=False))
-    return negatives
-
-
-def _parts(ipaf: Ipaf) -> tuple[str, str, str]:
-    return ipaf.self_representation, ipaf.other_representation, ipaf.affect
-
-
-def fit(examples: Sequence[Example]) -> OnModelClassifier:
-    """Fit both labels' pipelines on the examples and their mismatched-IPAF negatives, without measuring
-    them (see `train`)."""
+def fit(examples: Sequence[Example], embeddings: str | None = BUNDLED) -> OnModelClassifier:
+    """Fit both labels' pipelines on the examples, their mismatched-IPAF negatives and their copies as a
+    recogniser writes them, without measuring them (see `train`). `embeddings`: see `build_pipeline`."""
     pipelines = {}
-    augmented = [*examples, *mismatched_ipaf_negatives(examples)]
+    augmented = [*examples, *mismatched_ipaf_negatives(examples), *recognised_copies(examples)]
     for label in LABELS:
         rows = [example for example in augmented if getattr(example, label) is not None]
         cases = {example.case_id for example in rows}
@@ -251,7 +158,7 @@ def fit(examples: Sequence[Example]) -> OnModelClassifier:
                              f"there are {len(cases)}.")
         labels = np.array([getattr(example, label) for example in rows], dtype=int)
         with sklearn.config_context(enable_metadata_routing=True):
-            pipelines[label] = build_pipeline().fit(
+            pipelines[label] = build_pipeline(embeddings).fit(
                 _frame(rows), labels, groups=[example.case_id for example in rows]
             )
     return OnModelClassifier(
@@ -277,46 +184,68 @@ def train(examples: Sequence[Example], n_splits: int = 5) -> OnModelClassifier:
     )
 
 
-def evaluate(examples: Sequence[Example], n_splits: int = 5) -> pd.DataFrame:
+def evaluate(examples: Sequence[Example], n_splits: int = 5, embeddings: str | None = BUNDLED) -> pd.DataFrame:
     """Grouped cross-validation by case: each case is scored by a model that never saw it. One row per
-    label: examples, positives, precision, recall and F1 at the evidence threshold, ROC-AUC over all
-    held-out predictions, and `swapped_ipaf_fpr`, the share of held-out IPAF references still called
-    positive when paired with another case's IPAF they do not echo (near 0 when the model reads the
-    utterance against the IPAF rather than recognising the style of IPAF work)."""
+    label: examples, positives, precision, recall and F1 at the evidence threshold, ROC-AUC, average
+    precision and Brier score over all held-out predictions, and `swapped_ipaf_fpr`, the share of
+    held-out IPAF references still called positive when paired with another case's IPAF they do not
+    echo (near 0 when the model reads the utterance against the IPAF rather than recognising the style
+    of IPAF work). The rows come twice: `data` is CROSS_VALIDATED, and CROSS_VALIDATED_RECOGNISED with the
+    held-out utterances as a recogniser writes them (`as_recognised`)."""
     examples = list(examples)
     groups = np.array([example.case_id for example in examples])
     n_splits = min(n_splits, len(set(groups)))
     swapped = mismatched_ipaf_negatives(examples)
+    recognised = [replace(example, utterance=as_recognised(example.utterance)) for example in examples]
     held_out = {label: np.full(len(examples), np.nan) for label in LABELS}
+    held_out_recognised = {label: np.full(len(examples), np.nan) for label in LABELS}
     swapped_positive = {label: [] for label in LABELS}
     for train_rows, test_rows in GroupKFold(n_splits).split(examples, groups=groups):
-        model = fit([examples[i] for i in train_rows])
+        model = fit([examples[i] for i in train_rows], embeddings)
         probabilities = model.predict_proba(_frame([examples[i] for i in test_rows]))
+        as_heard = model.predict_proba(_frame([recognised[i] for i in test_rows]))
         test_cases = set(groups[test_rows])
         test_swapped = [example for example in swapped if example.case_id in test_cases]
         swapped_probabilities = model.predict_proba(_frame(test_swapped)) if test_swapped else None
         for label in LABELS:
             held_out[label][test_rows] = probabilities[label]
+            held_out_recognised[label][test_rows] = as_heard[label]
             if swapped_probabilities is not None:
                 swapped_positive[label] += list(swapped_probabilities[label] >= EVIDENCE_THRESHOLD)
     rows = []
-    for label in LABELS:
-        known = np.array([getattr(example, label) is not None for example in examples])
-        truth = np.array([bool(getattr(example, label)) for example in examples])[known]
-        scores = held_out[label][known]
-        predicted = scores >= EVIDENCE_THRESHOLD
-        rows.append({
-            "label": label,
-            "n": int(known.sum()),
-            "positives": int(truth.sum()),
-            "precision": float(precision_score(truth, predicted, zero_division=0)),
-            "recall": float(recall_score(truth, predicted, zero_division=0)),
-            "f1": float(f1_score(truth, predicted, zero_division=0)),
-            "roc_auc": float(roc_auc_score(truth, scores)) if 0 < truth.sum() < len(truth) else float("nan"),
-            "swapped_ipaf_fpr": float(np.mean(swapped_positive[label])) if swapped_positive[label] else float("nan"),
-        })
-    return pd.DataFrame(rows, columns=["label", "n", "positives", "precision", "recall", "f1", "roc_auc",
-                                       "swapped_ipaf_fpr"])
+    for data, predictions in ((CROSS_VALIDATED, held_out), (CROSS_VALIDATED_RECOGNISED, held_out_recognised)):
+        for label in LABELS:
+            known = np.array([getattr(example, label) is not None for example in examples])
+            truth = np.array([bool(getattr(example, label)) for example in examples])[known]
+            rows.append({
+                "data": data, "label": label, **scores(truth, predictions[label][known]),
+                "swapped_ipaf_fpr": (float(np.mean(swapped_positive[label]))
+                                     if swapped_positive[label] and data == CROSS_VALIDATED else float("nan")),
+            })
+    return pd.DataFrame(rows, columns=["data", "label", *SCORE_COLUMNS, "swapped_ipaf_fpr"])
+
+
+CROSS_VALIDATED = "seed, by case"
+CROSS_VALIDATED_RECOGNISED = "seed, by case, as recognised"
+SCORE_COLUMNS = ("n", "positives", "precision", "recall", "f1", "roc_auc", "average_precision", "brier")
+
+
+def scores(truth: np.ndarray, probabilities: np.ndarray) -> dict:
+    """How well `probabilities` predict `truth` (booleans): counts, precision, recall and F1 at the
+    evidence threshold, ROC-AUC and average precision (ranking; NaN without both classes), Brier score
+    (calibration: the mean squared error of the probabilities, lower is better)."""
+    predicted = probabilities >= EVIDENCE_THRESHOLD
+    both = 0 < truth.sum() < len(truth)
+    return {
+        "n": int(len(truth)),
+        "positives": int(truth.sum()),
+        "precision": float(precision_score(truth, predicted, zero_division=0)),
+        "recall": float(recall_score(truth, predicted, zero_division=0)),
+        "f1": float(f1_score(truth, predicted, zero_division=0)),
+        "roc_auc": float(roc_auc_score(truth, probabilities)) if both else float("nan"),
+        "average_precision": float(average_precision_score(truth, probabilities)) if both else float("nan"),
+        "brier": float(brier_score_loss(truth, probabilities)) if len(truth) else float("nan"),
+    }
 
 
 def format_table(metrics: pd.DataFrame) -> str:
@@ -445,5 +374,7 @@ def train_command(models_dir: Path, extra_examples: Iterable[Example] = ()) -> d
 
 
 def evaluate_command(extra_examples: Iterable[Example] = (), n_splits: int = 5) -> str:
-    """`dit classifier evaluate`: the grouped cross-validation table, to print."""
-    return format_table(evaluate([*load_seed_corpus(), *extra_examples], n_splits))
+    """`dit classifier evaluate`: the table of `rating.classifier_report.report`, to print."""
+    from rating.classifier_report import report
+
+    return format_table(report([*load_seed_corpus(), *extra_examples], load_seed_corpus(HELD_OUT), n_splits))

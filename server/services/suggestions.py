@@ -7,16 +7,8 @@ import asyncio
 import threading
 from pathlib import Path
 
-from rating.classifier import (
-    LABELS,
-    Example,
-    Ipaf,
-    OnModelClassifier,
-    default_model,
-    evidence_example,
-    load_newest_good,
-    supervisor_example,
-)
+from rating.classifier import OnModelClassifier, default_model, load_newest_good
+from rating.classifier_corpus import LABELS, Example, Ipaf, evidence_example, supervisor_example
 from rating.phases import SESSIONS_PER_CASE
 from server import access
 from server.config import Settings
@@ -49,7 +41,10 @@ class SuggestionModel:
         with self._lock:
             if self._model is None:
                 directory = classifier_dir(self.settings)
-                self._model = load_newest_good(directory) or default_model(directory)
+                model = load_newest_good(directory) or default_model(directory)
+                # The sentence encoder too: seconds of loading, paid here rather than by the first page.
+                model.load_encoders()
+                self._model = model
             return self._model
 
     async def get(self) -> OnModelClassifier:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rating.classifier import Ipaf
+from rating.classifier_corpus import Ipaf
 
 # The issue's own example, absent from the seed corpus.
 AFTERTHOUGHT = Ipaf(

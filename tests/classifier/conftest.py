@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rating.classifier import load_seed_corpus, train
+from rating.classifier import train
+from rating.classifier_corpus import load_seed_corpus
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,10 @@
+import re
 from collections import Counter
 
 import pytest
 import yaml
 
-from rating.classifier import SEED_CORPUS, load_seed_corpus
+from rating.classifier_corpus import HELD_OUT, SEED_CORPUS, as_recognised, load_seed_corpus
 from tests.classifier.cases import AFTERTHOUGHT, AFTERTHOUGHT_ECHOES, AFTERTHOUGHT_LINK, DISAPPOINTMENT
 
 
@@ -48,3 +49,23 @@ def test_an_unquoted_colon_is_refused_rather_than_read_as_a_mapping(tmp_path):
     (tmp_path / "cases" / "x.yaml").write_text(yaml.safe_dump(case))
     with pytest.raises(TypeError, match="quote it"):
         load_seed_corpus(tmp_path)
+
+
+def test_the_held_out_cases_share_no_case_or_utterance_with_the_seed_corpus(seed_examples):
+    held_out = load_seed_corpus(HELD_OUT)
+    assert len({e.case_id for e in held_out}) == 4
+    assert not {e.case_id for e in held_out} & {e.case_id for e in seed_examples}
+    assert not {e.utterance for e in held_out} & {e.utterance for e in seed_examples}
+
+
+def test_a_recogniser_like_copy_is_lower_case_unpunctuated_and_the_same_every_time(seed_examples):
+    texts = [e.utterance for e in seed_examples]
+    copies = [as_recognised(text) for text in texts]
+    assert copies == [as_recognised(text) for text in texts]
+    assert all(copy == copy.lower() and not re.search(r"[^\w\s']", copy) for copy in copies)
+    # A few words in a hundred are dropped or misheard, not whole sentences.
+    written = sum(len(re.findall(r"[\w']+", text)) for text in texts)
+    heard = sum(len(copy.split()) for copy in copies)
+    assert 0.93 * written <= heard < written
+    changed = sum(copy.split() != re.sub(r"[^\w\s']", " ", text.lower()).split() for text, copy in zip(texts, copies))
+    assert 0.3 * len(texts) <= changed <= 0.95 * len(texts), changed
