@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.seed_model import with_seed_model
+
 CHROMIUM = "/usr/bin/chromium"
 # No sandbox (tests run as root in containers); no network chatter; sound muted, but allowed to play.
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -29,10 +31,11 @@ def free_port() -> int:
 def service(request, tmp_path):
     """`dit serve` with demo accounts on a fresh data directory; yields (url, {username: password}) from
     the log-ins file it wrote (it prints where the file is, never a password). Multi-factor sign-in is
-    left to the tests about it. The on-model classifier is trained when first asked for, not at start
-    (seconds of CPU on every fresh data directory), unless `@pytest.mark.service_env(DIT_WARM_CLASSIFIER="1")`:
+    left to the tests about it. The on-model classifier is the session's seed model (tests/conftest.py), loaded
+    when first asked for, not at start, unless `@pytest.mark.service_env(DIT_WARM_CLASSIFIER="1")`:
     that marker's variables go to the service."""
     port = free_port()
+    with_seed_model(request.getfixturevalue("seed_model_dir"), tmp_path / "data")
     marker = request.node.get_closest_marker("service_env")
     env = {**os.environ, "DIT_DATA_DIR": str(tmp_path / "data"), "PORT": str(port), "DIT_DEMO_ACCOUNTS": "1",
            "DIT_MFA_REQUIRED_ROLES": "", "DIT_WARM_CLASSIFIER": "0", **(marker.kwargs if marker else {})}

@@ -27,6 +27,7 @@ from speechfixtures.recorded import jfk_wav
 from tests.browser import service  # noqa: F401  (a fixture: `dit serve` for the browser tests)
 from tests.postgres import backend, new_database, postgres_server, postgres_template, statements_of_one_dialect  # noqa: F401  (fixtures)
 from tests.s3 import s3_server  # noqa: F401  (a fixture)
+from tests.seed_model import seed_model_dir, with_seed_model  # noqa: F401  (a fixture, and its use)
 
 PASSWORD = "correct horse battery"
 # The patient's written consent to recording, which every upload confirms.
@@ -54,6 +55,7 @@ def settings(request, tmp_path: Path) -> Iterator[Settings]:
                "mfa_required_roles": frozenset(),
                **(marker.kwargs if marker else {})}
     settings = replace(Settings.from_env({"DIT_DATA_DIR": str(tmp_path / "data")}), **changes)
+    with_seed_model(request.getfixturevalue("seed_model_dir"), settings.data_dir)
     if backend() == "sqlite":
         yield settings
         return
