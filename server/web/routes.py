@@ -24,6 +24,7 @@ from server.web.pages import (
     accounts,
     audit,
     cases,
+    classifier,
     notifications,
     progress,
     rating,
@@ -43,7 +44,7 @@ def routes() -> list[BaseRoute]:
     ]
     pages = [
         *accounts.routes, *users.routes, *cases.routes, *recordings.routes, *rating.routes, *progress.routes,
-        *audit.routes, *trail.routes, *worklist.routes, *notifications.routes,
+        *audit.routes, *trail.routes, *worklist.routes, *notifications.routes, *classifier.routes,
     ]
     return [
         Mount("/api", routes=api, name="api"),

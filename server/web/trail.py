@@ -118,6 +118,7 @@ ROUTES: dict[str, Audited | None] = {
     "export": _on(AuditObject.EXPORT, reads=EXPORT),
     "suggestion": _on(AuditObject.SUGGESTION, "recording_id"),
     "judgement": _on(AuditObject.SUGGESTION, "recording_id", writes=CREATE),
+    "classifier": _on(AuditObject.SUGGESTION),  # the model card: what the suggestions were learnt from
     # Accreditation progress, the agreement audit, and this trail itself.
     "progress": _on(AuditObject.PROGRESS, "trainee_id"),
     "supervision": _on(AuditObject.PROGRESS, "trainee_id", writes=CREATE),

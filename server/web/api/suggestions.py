@@ -40,9 +40,20 @@ async def post_judgement(request: Request) -> JSONResponse:
     return JSONResponse(judgement, status_code=201)
 
 
+async def get_model_card(request: Request) -> JSONResponse:
+    """
+    summary: The on-model classifier's model card (course leads and admins).
+    responses:
+      200: {description: "{in_use: {version, created_at, training_data_sha256, n_examples, n_cases, n_supervisor_examples, sentence_encoders, metrics: [{data, label, n, positives, precision, recall, f1, roc_auc, average_precision, brier, swapped_ipaf_fpr}], good, good_if}, saved: [{version, created_at, good, n_examples, n_supervisor_examples}], train_with}"}
+      403: {description: Not a course lead or an admin.}
+    """
+    return JSONResponse(await suggestions.model_card(api_user(request), request.app.state.suggestion_model))
+
+
 RECORDING = "/recordings/{recording_id:int}"
 
 routes = [
     Route(f"{RECORDING}/suggestion", get_suggestion, methods=["GET"], name="suggestion"),
     Route(f"{RECORDING}/suggestion/judgements", post_judgement, methods=["POST"], name="judgement"),
+    Route("/classifier", get_model_card, methods=["GET"], name="classifier"),
 ]
