@@ -11,10 +11,11 @@ Both engines decode with the same settings, chosen for long, conversational reco
 - afterwards, speech that VAD heard and no word covers is recognised again on its own, and marked
   inaudible if it still yields nothing (transcription/coverage.py): no speech is silently lost.
 
-faster-whisper decodes the speech regions in batches (`BatchedInferencePipeline`, `batch_size` at a
-time): on 2 cores about twice as fast as one window after another, and each region is decoded afresh,
-so a long turn cannot swallow the short answer after it. `DecodeOptions(batch_size=0)` keeps the
-sequential path.
+faster-whisper decodes stretches of the recording in batches (`BatchedInferencePipeline`, `batch_size` at
+a time): a stretch runs from one VAD speech region to a later one, pauses kept, at most 28 s
+(`coverage.windows`), and the same VAD pass serves the coverage check. On 2 cores that is about 1.6 times
+as fast as one window after another, and each stretch is decoded afresh, so a long turn cannot swallow
+the short answer after it. `DecodeOptions(batch_size=0)` keeps the sequential path.
 
 `load_engine` only builds an engine; the caller keeps it for as long as it likes. Engines may be
 called from worker threads.
