@@ -296,6 +296,9 @@ _CUES = {
 }
 
 
+# Memoised (a pure function; callers only read the counts): the lexical and the meaning features both ask
+# for every utterance's cues.
+@lru_cache(maxsize=1 << 16)
 def cue_counts(text: str) -> dict[str, int]:
     # Punctuation is dropped so that "imposed on you, and I'm the one" reads as one run of words.
     text = " ".join(_CUE_WORD.findall(normalise(text)))

@@ -175,14 +175,19 @@ def inaudible(start: float, end: float) -> Segment:
     return Segment(start=start, end=end, text=f"[inaudible {clock(start)}–{clock(end)}]", inaudible=True)
 
 
+def _within(speech: list[tuple[float, float]], gap: tuple[float, float]) -> list[tuple[float, float]]:
+    """The speech regions that overlap `gap`, clipped to it."""
+    start, end = gap
+    return [(max(s, start), min(e, end)) for s, e in speech if e > start and s < end]
+
+
 def _pieces(gap: tuple[float, float], speech: list[tuple[float, float]], limit: float) -> list[tuple[float, float]]:
     """A gap as stretches Whisper decodes whole, cut at pauses in its speech where it is longer than
     `limit` (a cut mid-turn loses the turn: the decoder ends the clip where the words break off)."""
     start, end = gap
     if end - start <= limit:
         return [gap]
-    inside = [(max(s, start), min(e, end)) for s, e in speech if e > start and s < end]
-    return windows(inside or [gap], limit)
+    return windows(_within(speech, gap) or [gap], limit)
 
 
 def recover(audio: np.ndarray, segments: list[Segment], recognise: RegionRecogniser,
@@ -202,7 +207,6 @@ def recover(audio: np.ndarray, segments: list[Segment], recognise: RegionRecogni
         again = without_loops([Segment(start=words[0].start, end=words[-1].end, text=" ".join(w.word for w in words),
                                        words=words)], options) if words else []
         found += again
-        still = uncovered([(max(s, start), min(e, end)) for s, e in speech if e > start and s < end] or [(start, end)],
-                          again, options)
+        still = uncovered(_within(speech, (start, end)) or [(start, end)], again, options)
         found += [inaudible(a, b) for a, b in still]
     return sorted([*segments, *found], key=lambda s: (s.start, s.end))
