@@ -3,9 +3,10 @@ and the probability that it links the relationship with the therapist (the trans
 for the session, a phase-aware verdict with its reasons and evidence.
 
 Each label has its own scikit-learn pipeline over (utterance, IPAF) pairs: features of how closely the
-utterance echoes each part of the case's IPAF and of the here and now (`rating.classifier_features`),
-plus the utterance's own wording, into a logistic regression whose probabilities are calibrated on
-held-out cases. Because the features are relative to the IPAF, a model trained on some cases scores
+utterance echoes each part of the case's IPAF and of the here and now (`rating.classifier_features`), of
+how close their meanings are (`rating.classifier_embeddings`) and the utterance's own wording, into a
+logistic regression whose probabilities are calibrated on held-out cases. The features learn nothing of
+the labels, so the two pipelines share one fitted copy, computed once per utterance for both. Because the features are relative to the IPAF, a model trained on some cases scores
 cases it has never seen.
 
 Training data are the seed corpus in `rating/data/seed-corpus/` (fictional, documented there), so a
@@ -69,11 +70,10 @@ CALIBRATION_FOLDS = 3
 # negative at least this often for every label. The seed model measures about 0.97 and 0.99.
 GOOD_ROC_AUC = 0.80
 MODEL_PREFIX = "on-model-"
-def build_pipeline(embeddings: str | None = BUNDLED) -> Pipeline:
-    """The unfitted pipeline for one label: (utterance, IPAF) pairs -> calibrated probability. Fit it with
-    `groups` (the case of each row) under metadata routing, so that calibration holds out whole cases.
-    `embeddings`: the sentence-embedding model for the semantic features (`rating.classifier_embeddings`),
-    None for the lexical features alone."""
+def build_features(embeddings: str | None = BUNDLED) -> ColumnTransformer:
+    """The unfitted features of (utterance, IPAF) pairs, the same for both labels. `embeddings`: the
+    sentence-embedding model for the semantic features (`rating.classifier_embeddings`), None for the
+    lexical features alone."""
     features = [
         ("ipaf_echo", make_pipeline(IpafEcho(), StandardScaler()), list(PAIR_COLUMNS)),
         ("wording", TfidfVectorizer(preprocessor=normalise, ngram_range=(1, 2), min_df=2, sublinear_tf=True),
@@ -81,10 +81,14 @@ def build_pipeline(embeddings: str | None = BUNDLED) -> Pipeline:
     ]
     if embeddings is not None:
         features.append(("ipaf_meaning", make_pipeline(IpafMeaning(embeddings), StandardScaler()), list(PAIR_COLUMNS)))
-    features = ColumnTransformer(features)
+    return ColumnTransformer(features)
+
+
+def build_model() -> CalibratedClassifierCV:
+    """The unfitted model of one label over the features. Fit it with `groups` (the case of each row) under
+    metadata routing, so that calibration holds out whole cases."""
     classifier = LogisticRegression(class_weight="balanced", max_iter=2000, random_state=RANDOM_STATE)
-    calibrated = CalibratedClassifierCV(classifier, method="sigmoid", cv=GroupKFold(CALIBRATION_FOLDS))
-    return Pipeline([("features", features), ("model", calibrated)])
+    return CalibratedClassifierCV(classifier, method="sigmoid", cv=GroupKFold(CALIBRATION_FOLDS))
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,7 +125,14 @@ class OnModelClassifier:
 
     def predict_proba(self, pairs: pd.DataFrame) -> dict[str, np.ndarray]:
         """Each label's probability for each (utterance, IPAF) pair (see `pairs_frame`)."""
-        probabilities = {label: self.pipelines[label].predict_proba(pairs)[:, 1] for label in LABELS}
+        features = {}  # by the identity of the fitted features: the labels' pipelines share theirs
+        probabilities = {}
+        for label in LABELS:
+            pipeline = self.pipelines[label]
+            shared = pipeline.named_steps["features"]
+            if id(shared) not in features:
+                features[id(shared)] = shared.transform(pairs)
+            probabilities[label] = pipeline.named_steps["model"].predict_proba(features[id(shared)])[:, 1]
         # Every link is a reference by the labelling guide, so it cannot be the more probable of the two.
         probabilities["transference_link"] = np.minimum(probabilities["transference_link"],
                                                         probabilities["ipaf_reference"])
@@ -152,21 +163,23 @@ def _frame(examples: Sequence[Example]) -> pd.DataFrame:
 
 
 def fit(examples: Sequence[Example], embeddings: str | None = BUNDLED) -> OnModelClassifier:
-    """Fit both labels' pipelines on the examples, their mismatched-IPAF negatives and their copies as a
-    recogniser writes them, without measuring them (see `train`). `embeddings`: see `build_pipeline`."""
-    pipelines = {}
+    """Fit the features, then each label's model, on the examples, their mismatched-IPAF negatives and their
+    copies as a recogniser writes them, without measuring them (see `train`). `embeddings`: see
+    `build_features`."""
     augmented = [*examples, *mismatched_ipaf_negatives(examples), *recognised_copies(examples)]
+    features = build_features(embeddings)
+    matrix = features.fit_transform(_frame(augmented))
+    groups = np.array([example.case_id for example in augmented])
+    pipelines = {}
     for label in LABELS:
-        rows = [example for example in augmented if getattr(example, label) is not None]
-        cases = {example.case_id for example in rows}
-        if len(cases) < CALIBRATION_FOLDS:
+        known = np.array([getattr(example, label) is not None for example in augmented])
+        if len(set(groups[known])) < CALIBRATION_FOLDS:
             raise ValueError(f"Training '{label}' needs examples from at least {CALIBRATION_FOLDS} cases; "
-                             f"there are {len(cases)}.")
-        labels = np.array([getattr(example, label) for example in rows], dtype=int)
+                             f"there are {len(set(groups[known]))}.")
+        labels = np.array([bool(getattr(example, label)) for example in augmented], dtype=int)[known]
         with sklearn.config_context(enable_metadata_routing=True):
-            pipelines[label] = build_pipeline(embeddings).fit(
-                _frame(rows), labels, groups=[example.case_id for example in rows]
-            )
+            model = build_model().fit(matrix[known], labels, groups=groups[known])
+        pipelines[label] = Pipeline([("features", features), ("model", model)])
     return OnModelClassifier(
         pipelines=pipelines,
         training_sha256=training_data_hash(examples),

@@ -134,14 +134,16 @@ def test_classify_command_prints_the_issue_json(seed_model, tmp_path):
     assert result["session"]["reasons"] and result["session"]["evidence"]
 
 
-@pytest.mark.slow
-def test_a_new_installation_trains_the_seed_model_once(seed_examples, tmp_path):
-    model = default_model(tmp_path)
+def test_a_new_installation_trains_the_seed_model_once(seed_model_dir, seed_examples):
+    """The session's seed model is what `default_model` trained in an empty directory (tests/seed_model.py,
+    afresh whenever the classifier or its corpus changed): one good model of the seed corpus, not trained
+    again when asked for again."""
+    model = default_model(seed_model_dir)
     assert model.good and model.version
     assert model.training_sha256 == training_data_hash(seed_examples)
-    assert len(list(tmp_path.glob("*.joblib"))) == 1
-    assert default_model(tmp_path).version == model.version
-    assert len(list(tmp_path.glob("*.joblib"))) == 1
+    assert len(list(seed_model_dir.glob("*.joblib"))) == 1
+    assert default_model(seed_model_dir).version == model.version
+    assert len(list(seed_model_dir.glob("*.joblib"))) == 1
 
 
 @pytest.mark.slow
