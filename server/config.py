@@ -128,6 +128,9 @@ class Settings:
     # faster-whisper: speech chunks decoded at once (BatchedInferencePipeline); 0 decodes window after window.
     batch_size: int = 4
     device: str = "auto"
+    # CPU threads for a job's recognition and speakers; 0: every core for a worker of its own (`dit worker`),
+    # one fewer for the worker inside the web process, so that the pages stay quick (`recognition_threads`).
+    worker_threads: int = 0
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     # Recordings longer than this many seconds are refused at upload, before any decoding.
     max_duration: int = DEFAULT_MAX_DURATION
@@ -206,6 +209,13 @@ class Settings:
     def on_postgres(self) -> bool:
         return self.database_url.startswith(("postgres://", "postgresql://", "asyncpg://", "psycopg://"))
 
+    def recognition_threads(self, beside_web: bool) -> int:
+        """The threads a job's recognition and speaker labelling use (see `worker_threads`)."""
+        if self.worker_threads > 0:
+            return self.worker_threads
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return max(1, cores - 1) if beside_web else cores
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
@@ -220,6 +230,7 @@ class Settings:
             model=env.get("DIT_MODEL") or DEFAULT_MODEL,
             speaker_encoder=env.get("DIT_SPEAKER_ENCODER") or "resemblyzer",
             batch_size=_int(env, "DIT_BATCH_SIZE", 4),
+            worker_threads=_int(env, "DIT_WORKER_THREADS", 0),
             device=env.get("DIT_DEVICE") or "auto",
             max_upload_bytes=_int(env, "DIT_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
             max_duration=_positive(env, "DIT_MAX_DURATION", DEFAULT_MAX_DURATION),

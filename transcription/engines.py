@@ -17,6 +17,10 @@ a time): a stretch runs from one VAD speech region to a later one, pauses kept, 
 as fast as one window after another, and each stretch is decoded afresh, so a long turn cannot swallow
 the short answer after it. `DecodeOptions(batch_size=0)` keeps the sequential path.
 
+A recording is read ten minutes at a time (`transcription.blocks`), each block cut in a pause and
+transcribed as a recording of its own (the language found in the first is kept for the rest), so that
+memory follows the block, not the recording; a shorter recording is one block.
+
 `load_engine` only builds an engine; the caller keeps it for as long as it likes. Engines may be
 called from worker threads.
 
@@ -28,12 +32,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from transcription.blocks import BLOCK_S, WavFile
 from transcription.coverage import (
     CoverageOptions,
     RegionRecogniser,
@@ -43,7 +48,7 @@ from transcription.coverage import (
     windows,
     without_loops,
 )
-from transcription.media import SAMPLE_RATE, load_audio
+from transcription.media import SAMPLE_RATE
 from transcription.split_models import split_model_dir
 from transcription.transcript import Segment, Transcript, Word
 
@@ -66,13 +71,19 @@ class DecodeOptions:
     batch_size: int = 4
     # Speech the words leave uncovered, recognised again or marked inaudible; None leaves it.
     coverage: CoverageOptions | None = field(default_factory=CoverageOptions)
+    # How much of the recording is read and transcribed at once (transcription/blocks.py).
+    block_s: float = BLOCK_S
 
 
 class Engine(Protocol):
     name: str
     model_name: str
+    options: DecodeOptions
 
     def transcribe(self, audio_path: str | Path, progress: ProgressCallback | None = None) -> Transcript: ...
+
+    def transcribe_audio(self, audio: np.ndarray, language: str | None,
+                         progress: ProgressCallback | None = None) -> tuple[list[Segment], str]: ...
 
     def recognise_regions(self, audio: np.ndarray, regions: list[tuple[float, float]],
                           language: str) -> list[list[Segment]]: ...
@@ -87,10 +98,11 @@ def bundled_model_dir() -> Path:
 
 def load_engine(
     engine: str = DEFAULT_ENGINE, model: str | None = None, device: str = "auto", models_dir: Path | None = None,
-    options: DecodeOptions = DecodeOptions(),
+    options: DecodeOptions = DecodeOptions(), threads: int | None = None,
 ) -> Engine:
     """`model`: "tiny.en" (the bundled model), "base" (with the `base` extra installed: see
-    transcription/split_models.py), another Whisper model name, or a local model.
+    transcription/split_models.py), another Whisper model name, or a local model. `threads`: the CPU
+    threads recognition may use (None: the library's choice).
 
     faster-whisper takes a CTranslate2 model directory; openai-whisper a checkpoint file, and for
     "tiny.en" the one `dit models convert bundled` makes in `models_dir`. Other names are fetched
@@ -98,9 +110,9 @@ def load_engine(
     """
     model = model or DEFAULT_MODEL
     if engine == "faster-whisper":
-        return FasterWhisperEngine(model, device, models_dir, options)
+        return FasterWhisperEngine(model, device, models_dir, options, threads)
     if engine == "openai-whisper":
-        return OpenAIWhisperEngine(model, device, models_dir, options)
+        return OpenAIWhisperEngine(model, device, models_dir, options, threads)
     raise ValueError(f"Unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}.")
 
 
@@ -125,8 +137,8 @@ CLAUSE_PAUSE = 0.3
 
 def _lines(segment) -> list[Segment]:
     """A decoded segment as lines a rater reads, cut after each sentence, at long pauses, and in a long
-    sentence at a clause (a batched segment is a whole chunk of up to 30 s). The words keep the spaces faster-whisper gives them until
-    joined, so a line's text is exactly its words'."""
+    sentence at a clause (a batched segment is a whole chunk of up to 30 s). The words keep the spaces
+    faster-whisper gives them until joined, so a line's text is exactly its words'."""
     words = list(segment.words or [])
     if not words:
         return [_segment(segment.start, segment.end, segment.text, [])]
@@ -147,6 +159,34 @@ def _scaled(progress: ProgressCallback | None, share: float) -> ProgressCallback
     return None if progress is None else (lambda fraction: progress(fraction * share))
 
 
+def by_blocks(engine: Engine, audio_path: str | Path, progress: ProgressCallback | None = None) -> Transcript:
+    """The 16 kHz WAV at `audio_path` transcribed block by block (`transcription.blocks`), each block's
+    segments moved to their place in the recording."""
+    segments: list[Segment] = []
+    language = None
+    with WavFile(audio_path, engine.options.block_s) as wav:
+        for block in wav.blocks():
+            length = block.samples.shape[1]
+            within = None if progress is None else _within_block(progress, block.start, length, wav.frames)
+            found, language = engine.transcribe_audio(block.mono, language, within)
+            segments.extend(_moved(segment, block.offset) for segment in found)
+        duration = wav.duration
+    return Transcript(language=language or "en", engine=engine.name, model=engine.model_name, duration=duration,
+                      segments=segments)
+
+
+def _within_block(progress: ProgressCallback, start: int, length: int, total: int) -> ProgressCallback:
+    """A block's progress as the recording's."""
+    return lambda fraction: progress((start + fraction * length) / max(total, 1))
+
+
+def _moved(segment: Segment, seconds: float) -> Segment:
+    if not seconds:
+        return segment
+    return replace(segment, start=segment.start + seconds, end=segment.end + seconds,
+                   words=[replace(w, start=w.start + seconds, end=w.end + seconds) for w in segment.words])
+
+
 def _covered(audio: np.ndarray, segments: list[Segment], recognise: RegionRecogniser, options: DecodeOptions,
              progress: ProgressCallback | None, speech: list[tuple[float, float]] | None = None) -> list[Segment]:
     if options.coverage is not None:
@@ -160,7 +200,7 @@ class FasterWhisperEngine:
     name = "faster-whisper"
 
     def __init__(self, model: str, device: str = "auto", models_dir: Path | None = None,
-                 options: DecodeOptions = DecodeOptions()) -> None:
+                 options: DecodeOptions = DecodeOptions(), threads: int | None = None) -> None:
         import ctranslate2
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
@@ -176,13 +216,19 @@ class FasterWhisperEngine:
             device=device,
             compute_type="float16" if device == "cuda" else "int8",
             download_root=None if models_dir is None else str(models_dir),
+            cpu_threads=threads or 0,
         )
         self.options = options
         self.batched = BatchedInferencePipeline(self.model) if options.batch_size > 0 else None
 
     def transcribe(self, audio_path: str | Path, progress: ProgressCallback | None = None) -> Transcript:
-        audio = load_audio(audio_path)
-        common = {"beam_size": self.options.beam_size, "word_timestamps": True, "condition_on_previous_text": False}
+        return by_blocks(self, audio_path, progress)
+
+    def transcribe_audio(self, audio: np.ndarray, language: str | None,
+                         progress: ProgressCallback | None = None) -> tuple[list[Segment], str]:
+        """16 kHz mono samples transcribed (`language` None: detected), timed from their start."""
+        common = {"beam_size": self.options.beam_size, "word_timestamps": True, "condition_on_previous_text": False,
+                  "language": language}
         speech = None
         if self.batched is not None:
             # One VAD pass, for the stretches decoded here and for the coverage pass after.
@@ -207,8 +253,7 @@ class FasterWhisperEngine:
 
         result = _covered(audio, result, lambda regions: self.recognise_regions(audio, regions, info.language),
                           self.options, progress, speech)
-        return Transcript(language=info.language, engine=self.name, model=self.model_name,
-                          duration=info.duration, segments=result)
+        return result, info.language
 
     def recognise_regions(self, audio: np.ndarray, regions: list[tuple[float, float]],
                           language: str) -> list[list[Segment]]:
@@ -272,10 +317,12 @@ class OpenAIWhisperEngine:
     name = "openai-whisper"
 
     def __init__(self, model: str, device: str = "auto", models_dir: Path | None = None,
-                 options: DecodeOptions = DecodeOptions()) -> None:
+                 options: DecodeOptions = DecodeOptions(), threads: int | None = None) -> None:
         import torch
         import whisper
 
+        if threads:
+            torch.set_num_threads(threads)
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model_name = model
@@ -311,13 +358,17 @@ class OpenAIWhisperEngine:
                                       condition_on_previous_text=False, fp16=self.fp16)
 
     def transcribe(self, audio_path: str | Path, progress: ProgressCallback | None = None) -> Transcript:
+        return by_blocks(self, audio_path, progress)
+
+    def transcribe_audio(self, audio: np.ndarray, language: str | None,
+                         progress: ProgressCallback | None = None) -> tuple[list[Segment], str]:
+        """16 kHz mono samples transcribed (`language` None: detected), timed from their start."""
         import whisper
         from faster_whisper.transcribe import restore_speech_timestamps
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-        audio = load_audio(audio_path)
         speech = get_speech_timestamps(audio, VadOptions(max_speech_duration_s=whisper.audio.CHUNK_LENGTH))
-        language = None if self.model.is_multilingual else "en"
+        language = language or (None if self.model.is_multilingual else "en")
         first_pass = _scaled(progress, FIRST_PASS)
         result = []
         for piece in _pieces(speech, whisper.audio.N_SAMPLES):
@@ -332,8 +383,7 @@ class OpenAIWhisperEngine:
         language = language or "en"  # a recording without speech has no language to detect
         result = _covered(audio, result, lambda regions: self.recognise_regions(audio, regions, language),
                           self.options, progress)
-        return Transcript(language=language, engine=self.name, model=self.model_name,
-                          duration=len(audio) / SAMPLE_RATE, segments=result)
+        return result, language
 
 
     def recognise_regions(self, audio: np.ndarray, regions: list[tuple[float, float]],

@@ -187,6 +187,15 @@ def normalise(src, dst, limit: float | None = None) -> None:
         Path(partial).unlink(missing_ok=True)
 
 
+def decode_channels(src, dst) -> None:
+    """`src`'s first audio stream as a 16 kHz 16-bit WAV at `dst`, its channels kept apart: what
+    diarisation reads block by block (`transcription.blocks`), written to disk rather than held."""
+    try:
+        _run(src, _local(dst), max(1, probe(src).channels), format="wav")
+    except ffmpeg.Error:
+        raise MediaError(UNDECODABLE) from None
+
+
 def _samples(path, channels: int) -> np.ndarray:
     """Interleaved samples of `channels` channels as float32 in [-1, 1), 16 kHz."""
     try:

@@ -71,14 +71,16 @@ def worker_name() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event, name: str | None = None) -> None:
+async def run_worker(settings: Settings, stop: asyncio.Event, name: str | None = None,
+                     beside_web: bool = False) -> None:
     """A transcription worker: runs jobs (and, daily, the retention schedule) until `stop` is set or it is
-    cancelled (SIGTERM), when the job in hand is handed back and its child process killed."""
+    cancelled (SIGTERM), when the job in hand is handed back and its child process killed. `beside_web`: it
+    runs in the web process, and leaves it a core (`Settings.recognition_threads`)."""
     from server.jobs.runner import JobRunner
     from server.jobs.workers import Presence
     from server.services.retention import keep_retained
 
-    runner = JobRunner(settings, name or worker_name())
+    runner = JobRunner(settings, name or worker_name(), beside_web=beside_web)
     # The retention schedule runs in every worker, daily: deleting what is due twice deletes it once.
     retention = asyncio.create_task(keep_retained(settings, stop))
     try:

@@ -17,6 +17,7 @@ import select
 import signal
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,8 @@ class Request:
     model: str
     # The trainee's voice print from their other recordings, or None (numpy array).
     voiceprint: Any
+    # CPU threads for recognition and the speaker encoder (`Settings.recognition_threads`).
+    threads: int = 1
 
 
 class RecognitionFailed(Exception):
@@ -187,31 +190,49 @@ def _recognise(request: Request, engines: dict, progress):
     from transcription.engines import DecodeOptions, load_engine
 
     settings = request.settings
-    with working_audio(settings, request.recording) as files:
-        key = (request.engine, request.model, settings.device, settings.models_dir, settings.batch_size)
+    with working_audio(settings, request.recording) as files, ThreadPoolExecutor(1, "dit-speakers") as pool:
+        key = (request.engine, request.model, settings.device, settings.models_dir, settings.batch_size,
+               request.threads)
         if key not in engines:
             engines[key] = load_engine(request.engine, request.model, device=settings.device,
                                        models_dir=settings.models_dir,
-                                       options=DecodeOptions(batch_size=max(settings.batch_size, 0)))
+                                       options=DecodeOptions(batch_size=max(settings.batch_size, 0)),
+                                       threads=request.threads)
+        # Who speaks when needs the audio and not the words: it is worked out on another thread while the
+        # words are, so that a second core is not left idle (recognition alone keeps about one busy).
+        voices = pool.submit(_find_voices, request, files, engines)
         transcript = engines[key].transcribe(files.audio, progress)
-        return _label_speakers(request, files, transcript, engines)
+        return _label_speakers(request, transcript, voices)
 
 
-def _label_speakers(request: Request, files, transcript, engines: dict):
-    """Who is speaking, on the original upload so that a stereo recording's channels are seen. A
-    transcript without speakers is still worth having, so a failure here is reported with the
-    transcript rather than failing the job."""
+def _encoder(request: Request, engines: dict):
     from transcription.diarize import load_encoder
-    from transcription.roles import label_speakers
 
-    encoder_name = request.settings.speaker_encoder
+    # Half the threads: the speaker encoder runs beside recognition, which has them all, and a small
+    # network given more threads than are free runs several times slower (see ResemblyzerEncoder).
+    threads = max(1, request.threads // 2)
+    key = ("encoder", request.settings.speaker_encoder, threads)
+    if key not in engines:
+        engines[key] = load_encoder(request.settings.speaker_encoder, threads=threads)
+    return engines[key]
+
+
+def _find_voices(request: Request, files, engines: dict):
+    """Diarisation and voice prints, on the original upload so that a stereo recording's channels are seen."""
+    from transcription.roles import find_voices
+
+    return find_voices(files.original, encoder=_encoder(request, engines), scratch=files.original.parent)
+
+
+def _label_speakers(request: Request, transcript, voices: Future):
+    """Who is speaking, line by line. A transcript without speakers is still worth having, so a failure
+    here is reported with the transcript rather than failing the job."""
+    from transcription.roles import label_voices
+
     try:
-        if ("encoder", encoder_name) not in engines:
-            engines[("encoder", encoder_name)] = load_encoder(encoder_name)
-        labelling = label_speakers(files.original, transcript, therapist_voiceprint=request.voiceprint,
-                                   corrections=request.recording.speaker_corrections,
-                                   encoder=engines[("encoder", encoder_name)])
+        labelling = label_voices(transcript, voices.result(), therapist_voiceprint=request.voiceprint,
+                                 corrections=request.recording.speaker_corrections)
     except Exception as exc:
         log.warning("recording %d: speakers not labelled (%s)", request.recording.id, type(exc).__name__)
         return transcript, {"flag": "Who is speaking could not be worked out for this recording."}
-    return labelling.transcript, {**labelling.to_dict(), "encoder": encoder_name}
+    return labelling.transcript, {**labelling.to_dict(), "encoder": request.settings.speaker_encoder}

@@ -36,10 +36,12 @@ def time_limit(settings: Settings, duration: float) -> float:
 
 
 class JobRunner:
-    def __init__(self, settings: Settings, worker: str, recogniser: Recogniser | None = None) -> None:
+    def __init__(self, settings: Settings, worker: str, recogniser: Recogniser | None = None,
+                 beside_web: bool = True) -> None:
         self.settings = settings
         self.worker = worker
         self.recogniser = recogniser or Recogniser()
+        self.threads = settings.recognition_threads(beside_web)
 
     def close(self) -> None:
         self.recogniser.kill()
@@ -77,7 +79,7 @@ class JobRunner:
                                                  leaving_out=recording.id)
         limit = time_limit(self.settings, recording.duration)
         deadline = asyncio.get_running_loop().time() + limit
-        self.recogniser.submit(Request(self.settings, recording, job.engine, job.model, voiceprint))
+        self.recogniser.submit(Request(self.settings, recording, job.engine, job.model, voiceprint, self.threads))
         log.info("job %d: transcribing recording %d with %s %s in process %d", job.id, recording.id, job.engine,
                  job.model, self.recogniser.pid)
         progress = 0.0

@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         reminder = asyncio.create_task(keep_reminding(settings, stop))
         worker_task = None
         if settings.in_process_worker:
-            worker_task = asyncio.create_task(run_worker(settings, stop))
+            worker_task = asyncio.create_task(run_worker(settings, stop, beside_web=True))
             worker_task.add_done_callback(_log_worker_end)
         try:
             yield

@@ -224,3 +224,21 @@ def test_silence_is_flagged_not_labelled(tmp_path, encoder):
     labelling = label_speakers(silent, Transcript("en", "faster-whisper", "tiny.en", 5.0, []), encoder=encoder)
     assert labelling.diarisation.turns == [] and labelling.roles.therapist is None
     assert [g.name for g in labelling.gates if not g.passed] == ["duration", "speech", "speakers"]
+
+
+@pytest.mark.parametrize("recording", ["dialogue", "stereo"])
+def test_speakers_by_blocks_are_those_of_the_whole_recording(recording, transcript, encoder, request):
+    """The dialogue read 20 s at a time, as a long session is read ten minutes at a time: the same
+    method, the same speaker on (nearly) every word, and voice prints of the same voices."""
+    path, lines = request.getfixturevalue(recording)
+    whole = label_speakers(path, transcript, encoder=encoder)
+    blocked = label_speakers(path, transcript, encoder=encoder, block_s=20)
+    assert blocked.diarisation.method == whole.diarisation.method
+    assert blocked.diarisation.duration == pytest.approx(whole.diarisation.duration)
+    speakers = [[(word.start, segment.speaker) for segment in labelling.transcript.segments for word in segment.words]
+                for labelling in (whole, blocked)]
+    assert len(speakers[0]) == len(speakers[1])
+    assert np.mean([a == b for a, b in zip(*speakers, strict=True)]) >= 0.97
+    assert role_accuracy(blocked.transcript, lines) >= 0.95
+    for speaker, vector in whole.voiceprints.items():
+        assert float(np.dot(vector, blocked.voiceprints[speaker])) > 0.95

@@ -18,7 +18,7 @@ Everything here is a plain function of arrays and dataclasses; nothing knows abo
 """
 
 from transcription.diarize.align import assign_speakers, join_words, make_segment
-from transcription.diarize.channels import ChannelCheck, check_channels, diarise_channels
+from transcription.diarize.channels import ChannelCheck, channel_turns, check_channels, check_levels, diarise_channels
 from transcription.diarize.encoders import (
     ResemblyzerEncoder,
     SpeakerEncoder,
@@ -37,10 +37,10 @@ from transcription.diarize.options import (
     TurnOptions,
     WindowOptions,
 )
-from transcription.diarize.recording import diarise, diarise_file
+from transcription.diarize.recording import diarise, diarise_file, diarise_source
 from transcription.diarize.speech import speech_regions
 from transcription.diarize.turns import Diarisation, Turn, talk_time
-from transcription.diarize.voices import cluster, diarise_voices, window_spans
+from transcription.diarize.voices import cluster, diarise_voices, voice_turns, window_spans
 from transcription.media import load_channels
 from transcription.transcript import speaker_index, speaker_label
 
@@ -60,13 +60,16 @@ __all__ = [
     "TurnOptions",
     "WindowOptions",
     "assign_speakers",
+    "channel_turns",
     "check_channels",
+    "check_levels",
     "cluster",
     "diarisation_error",
     "diarisation_error_rate",
     "diarise",
     "diarise_channels",
     "diarise_file",
+    "diarise_source",
     "diarise_voices",
     "join_words",
     "load_channels",
@@ -78,5 +81,6 @@ __all__ = [
     "speaker_label",
     "speech_regions",
     "talk_time",
+    "voice_turns",
     "window_spans",
 ]

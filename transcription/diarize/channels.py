@@ -33,19 +33,24 @@ class ChannelCheck:
 
 def check_channels(channels: np.ndarray, regions: Sequence[tuple[float, float]],
                    options: DiarisationOptions = DiarisationOptions()) -> ChannelCheck:
-    if channels.shape[0] < 2:
+    return check_levels(frame_levels(channels, options.turns), regions, options)
+
+
+def check_levels(levels: np.ndarray, regions: Sequence[tuple[float, float]],
+                 options: DiarisationOptions = DiarisationOptions()) -> ChannelCheck:
+    """`check_channels` from the channels' frame levels (`speech.frame_levels`, (channels, frames))."""
+    if levels.shape[0] < 2:
         return ChannelCheck(0.0, (1.0,), options.channels)
-    levels = frame_levels(channels, options.turns)
     speech = speech_mask(regions, levels.shape[1], options.turns)[: levels.shape[1]]
     # Frames loud enough to be speech rather than a pause within it.
     loud = speech & (levels.max(axis=0) > np.percentile(levels.max(axis=0)[speech], 20) if speech.any() else speech)
     if not loud.any():
-        return ChannelCheck(0.0, tuple(0.0 for _ in range(channels.shape[0])), options.channels)
+        return ChannelCheck(0.0, tuple(0.0 for _ in range(levels.shape[0])), options.channels)
     ordered = np.sort(levels[:, loud], axis=0)
     margin = ordered[-1] - ordered[-2]
     dominant = margin >= options.channels.dominance_db
     loudest = np.argmax(levels[:, loud], axis=0)[dominant]
-    shares = tuple(float(np.mean(loudest == c)) if len(loudest) else 0.0 for c in range(channels.shape[0]))
+    shares = tuple(float(np.mean(loudest == c)) if len(loudest) else 0.0 for c in range(levels.shape[0]))
     return ChannelCheck(float(np.mean(dominant)), shares, options.channels)
 
 
@@ -53,10 +58,13 @@ def diarise_channels(channels: np.ndarray, regions: Sequence[tuple[float, float]
                      options: DiarisationOptions = DiarisationOptions()) -> Diarisation:
     """Turns of a recording with one voice per channel: in each frame of speech, the louder
     channel is the one speaking. Speaker numbers follow the channels (0 is the first, the left)."""
-    mono = channels.mean(axis=0)
-    duration = channels.shape[1] / SAMPLE_RATE
-    regions = speech_regions(mono, options.speech) if regions is None else list(regions)
-    levels = frame_levels(channels, options.turns)
+    regions = speech_regions(channels.mean(axis=0), options.speech) if regions is None else list(regions)
+    return channel_turns(frame_levels(channels, options.turns), channels.shape[1] / SAMPLE_RATE, regions, options)
+
+
+def channel_turns(levels: np.ndarray, duration: float, regions: Sequence[tuple[float, float]],
+                  options: DiarisationOptions = DiarisationOptions()) -> Diarisation:
+    """`diarise_channels` from the channels' frame levels, (channels, frames)."""
     frames = levels.shape[1]
     speech = speech_mask(regions, frames, options.turns)[:frames]
     # Levels smoothed over 100 ms, so that one quiet syllable does not hand the turn over.
@@ -74,4 +82,4 @@ def diarise_channels(channels: np.ndarray, regions: Sequence[tuple[float, float]
     # 3 dB of margin is an even call; 12 dB is beyond doubt.
     confidence = np.clip(0.5 + (margin - 3.0) / 18.0, 0.5, 1.0)
     turns = label_turns(labels, confidence, order_by_first=False, options=options.turns)
-    return Diarisation(turns, duration, "channels", channels.shape[0], speech_seconds(turns))
+    return Diarisation(turns, duration, "channels", levels.shape[0], speech_seconds(turns))

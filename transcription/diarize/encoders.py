@@ -25,8 +25,10 @@ from transcription.diarize.mel import MEL_BANDS, MEL_HOP, mel_spectrogram, volum
 class SpeakerEncoder(Protocol):
     name: str
 
-    def embed(self, audio: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
-        """One L2-normed embedding per (start, end) sample span of 16 kHz mono `audio`: (len(spans), dim)."""
+    def embed(self, audio: np.ndarray, spans: Sequence[tuple[int, int]], gain: float | None = None) -> np.ndarray:
+        """One L2-normed embedding per (start, end) sample span of 16 kHz mono `audio`: (len(spans), dim).
+        `gain`: the volume gain of the whole recording when `audio` is a block of it (`mel.gain_for`), for
+        an encoder that evens out volume; None works it out from `audio`."""
         ...
 
 
@@ -88,14 +90,14 @@ class ResemblyzerEncoder:
             embeddings = raw / torch.clamp(torch.norm(raw, dim=1, keepdim=True), min=1e-8)
         return embeddings.cpu().numpy()
 
-    def embed(self, audio: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+    def embed(self, audio: np.ndarray, spans: Sequence[tuple[int, int]], gain: float | None = None) -> np.ndarray:
         import torch
 
         if not spans:
             return np.zeros((0, 256), dtype=np.float32)
         audio = np.asarray(audio, dtype=np.float32)
         # The mel spectrum is power: raising the audio's volume by g multiplies it by g squared.
-        power_gain = np.float32(volume_gain(audio) ** 2)
+        power_gain = np.float32((volume_gain(audio) if gain is None else gain) ** 2)
         ranges = [(int(start) // MEL_HOP, max(int(end) // MEL_HOP, int(start) // MEL_HOP + 1))
                   for start, end in spans]
         windows: list[np.ndarray | None] = [None] * len(spans)
@@ -155,7 +157,8 @@ class SpeechBrainEncoder:
         self.model = EncoderClassifier.from_hparams(source=str(model_dir), savedir=str(model_dir),
                                                     run_opts={"device": device})
 
-    def embed(self, audio: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+    def embed(self, audio: np.ndarray, spans: Sequence[tuple[int, int]], gain: float | None = None) -> np.ndarray:
+        """(`gain` is not used: SpeechBrain's models take the audio as it is.)"""
         import torch
         from torch.nn.utils.rnn import pad_sequence
 

@@ -77,7 +77,12 @@ def mel_spectrogram(audio: np.ndarray, first: int = 0, last: int | None = None) 
 
 def volume_gain(audio: np.ndarray) -> float:
     """The gain of Resemblyzer's normalize_volume(wav, -30, increase_only=True)."""
-    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if len(audio) else 0.0
+    return gain_for(float(np.mean(np.square(audio, dtype=np.float64))) if len(audio) else 0.0)
+
+
+def gain_for(mean_square: float) -> float:
+    """`volume_gain` of audio whose mean square is `mean_square` (a recording read block by block)."""
+    rms = math.sqrt(mean_square)
     if rms <= 0:
         return 1.0
     return max(1.0, 10 ** ((NORM_TARGET_DBFS - 20 * math.log10(rms)) / 20))

@@ -41,6 +41,10 @@ class ClusterOptions:
     min_cluster_share: float = 0.05
     # Below this many full windows (about 10 s of speech), a recording is taken for one voice.
     min_windows_to_count: int = 20
+    # Agglomerative clustering and the silhouette hold a distance for every pair of windows (a 3-hour session
+    # has some 14,000: 1.5 GB): past this many, they see this many spread evenly over the recording, and the
+    # rest join their nearest centre.
+    max_windows: int = 2000
 
 
 @dataclass(frozen=True)

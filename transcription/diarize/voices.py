@@ -12,7 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from transcription.blocks import AudioSource, Samples
 from transcription.diarize.encoders import SpeakerEncoder, load_encoder
+from transcription.diarize.mel import gain_for
 from transcription.diarize.options import ClusterOptions, DiarisationOptions, TurnOptions, WindowOptions
 from transcription.diarize.speech import frame_levels, speech_regions
 from transcription.diarize.turns import (
@@ -60,6 +62,9 @@ def cluster(embeddings: np.ndarray, n_speakers: int | None = 2, options: Cluster
     clustering (None for one cluster): agglomerative clustering on cosine distance (average
     linkage), refined by reassigning each embedding to its nearest centre until none moves.
 
+    Past `options.max_windows` windows, the agglomerative step and the silhouette see an even sample of
+    them, and every window joins its nearest centre: memory stays bounded however long the session.
+
     `n_speakers` None: from 1 to `options.max_speakers`, the count whose clustering has the best
     silhouette, if that reaches `min_silhouette` with every cluster holding `min_cluster_share` of
     the windows, and there are `min_windows_to_count` windows at all; otherwise one.
@@ -70,9 +75,14 @@ def cluster(embeddings: np.ndarray, n_speakers: int | None = 2, options: Cluster
     n = len(embeddings)
     if n == 0:
         return np.zeros(0, dtype=int), np.zeros((0, embeddings.shape[1] if embeddings.ndim == 2 else 0)), None
+    # Pairwise distances of `options.max_windows` at most (see ClusterOptions).
+    sample = np.unique(np.linspace(0, n - 1, min(n, options.max_windows)).round().astype(int))
 
     def fit(k: int) -> np.ndarray:
-        labels = AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit_predict(embeddings)
+        sampled = AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit_predict(
+            embeddings[sample])
+        labels = (sampled if len(sample) == n
+                  else np.argmax(embeddings @ _centroids(embeddings[sample], sampled, k).T, axis=1))
         for _ in range(20):
             refined = np.argmax(embeddings @ _centroids(embeddings, labels, k).T, axis=1)
             if np.array_equal(refined, labels) or len(np.unique(refined)) < k:
@@ -81,7 +91,9 @@ def cluster(embeddings: np.ndarray, n_speakers: int | None = 2, options: Cluster
         return labels
 
     def silhouette(labels: np.ndarray) -> float | None:
-        return float(silhouette_score(embeddings, labels, metric="cosine")) if 1 < len(np.unique(labels)) < n else None
+        if not 1 < len(np.unique(labels[sample])) < len(sample):
+            return None
+        return float(silhouette_score(embeddings[sample], labels[sample], metric="cosine"))
 
     if n_speakers is None:
         best_k, best_labels, best_score = 1, np.zeros(n, dtype=int), None
@@ -103,9 +115,17 @@ def diarise_voices(audio: np.ndarray, n_speakers: int | None = 2, encoder: Speak
                    regions: Sequence[tuple[float, float]] | None = None,
                    options: DiarisationOptions = DiarisationOptions()) -> Diarisation:
     """Turns of 16 kHz mono `audio` by voice: VAD, window embeddings, clustering, voting."""
+    regions = speech_regions(audio, options.speech) if regions is None else regions
+    return voice_turns(Samples(audio), regions, n_speakers, encoder, options)
+
+
+def voice_turns(source: AudioSource, regions: Sequence[tuple[float, float]], n_speakers: int | None = 2,
+                encoder: SpeakerEncoder | None = None, options: DiarisationOptions = DiarisationOptions()
+                ) -> Diarisation:
+    """`diarise_voices` of a recording read block by block (its mono mix), given its speech regions."""
     grid = options.turns
-    duration = len(audio) / SAMPLE_RATE
-    regions = speech_regions(audio, options.speech) if regions is None else list(regions)
+    duration = source.duration
+    regions = list(regions)
     frames = frame_count(duration, grid)
     speech = speech_mask(regions, frames, grid)
     spans = window_spans(regions, options.windows)
@@ -113,8 +133,7 @@ def diarise_voices(audio: np.ndarray, n_speakers: int | None = 2, encoder: Speak
         labels = np.where(speech, 0, -1)
         turns = label_turns(labels, np.ones(frames), options=grid)
         return Diarisation(turns, duration, "voices", 1 if turns else 0, speech_seconds(turns))
-    encoder = encoder or load_encoder()
-    embeddings = encoder.embed(audio, [(int(s * SAMPLE_RATE), int(e * SAMPLE_RATE)) for s, e in spans])
+    embeddings, levels = _embeddings_and_levels(source, spans, encoder or load_encoder(), grid)
     # Windows cut short by a short stretch of speech embed differently from full ones whoever speaks
     # (they cluster by length), so the speakers are found from full windows alone.
     full = np.array([e - s >= options.windows.length_s - 1e-6 for s, e in spans])
@@ -136,11 +155,33 @@ def diarise_voices(audio: np.ndarray, n_speakers: int | None = 2, encoder: Speak
     # Speech no window covers (a stretch too short to embed) takes its nearest voted neighbour.
     labels = fill(labels, speech & ~voted)
     labels = smooth(labels, grid)
-    labels = _snap_changes(labels, frame_levels(audio[None], grid)[0], grid)
+    labels = _snap_changes(labels, levels, grid)
     turns = label_turns(labels, confidence, options=grid)
     order = first_appearance(labels)
     return Diarisation(turns, duration, "voices", len(order), speech_seconds(turns),
                        {order[c]: centres[c] for c in order}, separation)
+
+
+def _embeddings_and_levels(source: AudioSource, spans: Sequence[tuple[float, float]], encoder: SpeakerEncoder,
+                           grid: TurnOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Each window's embedding, and the mono mix's frame levels, block by block. A window lies inside a
+    speech region, and each region inside a block, so every window is embedded from the block it starts in."""
+    starts = np.array([int(s * SAMPLE_RATE) for s, _ in spans])
+    gain = gain_for(source.mean_square())
+    found: list[tuple[np.ndarray, np.ndarray]] = []
+    levels = []
+    for block in source.blocks():
+        mono, end = block.mono, block.start + block.samples.shape[1]
+        mine = np.flatnonzero((starts >= block.start) & (starts < end))
+        ranges = [(int(spans[i][0] * SAMPLE_RATE) - block.start,
+                   min(int(spans[i][1] * SAMPLE_RATE), end) - block.start) for i in mine]
+        found.append((mine, encoder.embed(mono, ranges, gain=gain)))
+        levels.append(frame_levels(mono[None], grid)[0])
+    dimensions = next(vectors.shape[1] for _, vectors in found if len(vectors))
+    embeddings = np.zeros((len(spans), dimensions), np.float32)
+    for mine, vectors in found:
+        embeddings[mine] = vectors
+    return embeddings, np.concatenate(levels)
 
 
 def _snap_changes(labels: np.ndarray, levels: np.ndarray, options: TurnOptions) -> np.ndarray:

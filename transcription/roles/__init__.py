@@ -6,7 +6,8 @@ re-transcription, and the whole labelling of a recording in one call.
 - `voice_prints`: a speaker's voice as one embedding, kept to recognise the trainee later;
 - `assignment`: the evidence turned into roles with a confidence and the reasons;
 - `corrections`: a person's corrections, kept by time;
-- `labelling`: `label_speakers`, all of it for one recording, with the quality gates.
+- `labelling`: `label_speakers`, all of it for one recording, with the quality gates (`find_voices`, the
+  part that needs the audio alone, and `label_voices`, the rest).
 """
 
 from transcription.roles.assignment import (
@@ -26,7 +27,7 @@ from transcription.roles.corrections import (
     swap_roles,
 )
 from transcription.roles.evidence import RoleWeights, SpeakerEvidence, gather_evidence, is_question, sentences
-from transcription.roles.labelling import Labelling, label_speakers
+from transcription.roles.labelling import Labelling, Voices, find_voices, label_speakers, label_voices
 from transcription.roles.voice_prints import combine_voiceprints, voice_similarity, voiceprint, voiceprints
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Correction",
     "CorrectionKind",
     "Labelling",
+    "Voices",
     "RoleAssignment",
     "RoleWeights",
     "SpeakerEvidence",
@@ -45,7 +47,9 @@ __all__ = [
     "decide_roles",
     "gather_evidence",
     "is_question",
+    "find_voices",
     "label_speakers",
+    "label_voices",
     "sentences",
     "set_speaker",
     "swap_assignment",

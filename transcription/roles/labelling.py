@@ -3,25 +3,28 @@ speaker, give the speakers roles, apply people's earlier corrections, check the 
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from transcription.blocks import BLOCK_S, WavFile
 from transcription.diarize import (
     Diarisation,
     DiarisationOptions,
     SpeakerEncoder,
     assign_speakers,
-    diarise,
+    diarise_source,
     load_encoder,
 )
-from transcription.media import load_channels
+from transcription.media import decode_channels
 from transcription.quality import GateResult, flag, quality_gates
 from transcription.roles.assignment import RoleAssignment, assign_roles
 from transcription.roles.corrections import Correction, CorrectionKind, apply_corrections
 from transcription.roles.evidence import RoleWeights
-from transcription.roles.voice_prints import voiceprints
+from transcription.roles.voice_prints import source_voiceprints
 from transcription.transcript import Transcript, speaker_label
 
 
@@ -59,18 +62,37 @@ class Labelling:
         return totals
 
 
-def label_speakers(path, transcript: Transcript, therapist_voiceprint: np.ndarray | None = None,
-                   corrections: Sequence[Correction | dict] = (), n_speakers: int | None = 2,
-                   encoder: SpeakerEncoder | None = None, options: DiarisationOptions = DiarisationOptions(),
-                   weights: RoleWeights = RoleWeights()) -> Labelling:
-    """Diarise the recording at `path`, split `transcript` at changes of speaker, give the speakers
-    roles, apply a person's earlier corrections, and check the quality gates. Without an `encoder`,
-    the bundled one is loaded for this call."""
-    channels = load_channels(path)
+@dataclass(frozen=True)
+class Voices:
+    """Who spoke when in a recording, and each voice's print: all of the labelling that needs the audio
+    and not the transcript, so that it can run while the recording is being transcribed."""
+
+    diarisation: Diarisation
+    voiceprints: dict[int, np.ndarray | None]
+
+
+def find_voices(path, n_speakers: int | None = 2, encoder: SpeakerEncoder | None = None,
+                options: DiarisationOptions = DiarisationOptions(), block_s: float = BLOCK_S,
+                scratch: Path | None = None) -> Voices:
+    """Diarise the recording at `path` and take each speaker's voice print. The recording is decoded to a
+    WAV in `scratch` (the system's temporary directory if None) and read from there `block_s` seconds at a
+    time. Without an `encoder`, the bundled one is loaded for this call."""
     encoder = encoder or load_encoder()
-    diarisation = diarise(channels, n_speakers, encoder, options=options)
-    mono = channels.mean(axis=0) if channels.shape[0] > 1 else channels[0]
-    prints = voiceprints(mono, diarisation.turns, range(diarisation.speakers), encoder, windows=options.windows)
+    with tempfile.TemporaryDirectory(prefix="dit-speakers-", dir=scratch) as folder:
+        decode_channels(path, Path(folder) / "channels.wav")
+        with WavFile(Path(folder) / "channels.wav", block_s) as source:
+            diarisation = diarise_source(source, n_speakers, encoder, options=options)
+            prints = source_voiceprints(source, diarisation.turns, range(diarisation.speakers), encoder,
+                                        windows=options.windows)
+    return Voices(diarisation, prints)
+
+
+def label_voices(transcript: Transcript, voices: Voices, therapist_voiceprint: np.ndarray | None = None,
+                 corrections: Sequence[Correction | dict] = (), options: DiarisationOptions = DiarisationOptions(),
+                 weights: RoleWeights = RoleWeights()) -> Labelling:
+    """Split `transcript` at the changes of speaker `voices` found, give the speakers roles, apply a
+    person's earlier corrections, and check the quality gates."""
+    diarisation, prints = voices.diarisation, voices.voiceprints
     corrections = [Correction.from_dict(c) if isinstance(c, dict) else c for c in corrections]
     anchors = [c for c in corrections if c.kind == CorrectionKind.THERAPIST_AT]
     speakers = assign_speakers(transcript, diarisation.turns, options.align)
@@ -82,3 +104,15 @@ def label_speakers(path, transcript: Transcript, therapist_voiceprint: np.ndarra
     labelling.gates = quality_gates(diarisation.duration or transcript.duration, diarisation.speech_seconds,
                                     labelling.talk_time_by_role(), separation=separation)
     return labelling
+
+
+def label_speakers(path, transcript: Transcript, therapist_voiceprint: np.ndarray | None = None,
+                   corrections: Sequence[Correction | dict] = (), n_speakers: int | None = 2,
+                   encoder: SpeakerEncoder | None = None, options: DiarisationOptions = DiarisationOptions(),
+                   weights: RoleWeights = RoleWeights(), block_s: float = BLOCK_S,
+                   scratch: Path | None = None) -> Labelling:
+    """Diarise the recording at `path`, split `transcript` at changes of speaker, give the speakers
+    roles, apply a person's earlier corrections, and check the quality gates (`find_voices`, then
+    `label_voices`)."""
+    voices = find_voices(path, n_speakers, encoder, options, block_s, scratch)
+    return label_voices(transcript, voices, therapist_voiceprint, corrections, options, weights)

@@ -7,7 +7,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from transcription.blocks import AudioSource, Samples
 from transcription.diarize import SpeakerEncoder, Turn, WindowOptions, load_encoder
+from transcription.diarize.mel import gain_for
 from transcription.media import SAMPLE_RATE
 
 # How many windows a voice print is taken from (evenly spread over the speaker's turns).
@@ -46,18 +48,30 @@ def voiceprints(audio: np.ndarray, turns: Sequence[Turn], speakers: Iterable[int
     """Each speaker's voice print: the L2-normed mean embedding of up to `max_windows` windows of
     their turns in 16 kHz mono `audio`, windows as long as diarisation's; None for a speaker with
     no turn long enough to embed."""
+    return source_voiceprints(Samples(audio), turns, speakers, encoder, max_windows, windows)
+
+
+def source_voiceprints(source: AudioSource, turns: Sequence[Turn], speakers: Iterable[int],
+                       encoder: SpeakerEncoder | None = None, max_windows: int = VOICEPRINT_WINDOWS,
+                       windows: WindowOptions = WindowOptions()) -> dict[int, np.ndarray | None]:
+    """`voiceprints` of a recording read block by block: each window embedded from the block that holds
+    it, and the few a block's edge cuts through left out (a print is a mean of dozens)."""
     spans = {speaker: _print_spans(turns, speaker, max_windows, windows) for speaker in speakers}
-    every = [span for speaker_spans in spans.values() for span in speaker_spans]
+    every = [(speaker, int(s * SAMPLE_RATE), int(e * SAMPLE_RATE))
+             for speaker, speaker_spans in spans.items() for s, e in speaker_spans]
     if not every:
         return {speaker: None for speaker in spans}
     encoder = encoder or load_encoder()
-    embeddings = encoder.embed(audio, [(int(s * SAMPLE_RATE), int(e * SAMPLE_RATE)) for s, e in every])
-    prints, at = {}, 0
-    for speaker, speaker_spans in spans.items():
-        mine = embeddings[at : at + len(speaker_spans)]
-        at += len(speaker_spans)
-        prints[speaker] = _normed(mine.mean(axis=0)) if len(mine) else None
-    return prints
+    gain = gain_for(source.mean_square())
+    found: dict[int, list[np.ndarray]] = {speaker: [] for speaker in spans}
+    for block in source.blocks():
+        end = block.start + block.samples.shape[1]
+        mine = [(speaker, s - block.start, e - block.start) for speaker, s, e in every if block.start <= s and e <= end]
+        if mine:
+            vectors = encoder.embed(block.mono, [(s, e) for _, s, e in mine], gain=gain)
+            for (speaker, _, _), vector in zip(mine, vectors, strict=True):
+                found[speaker].append(vector)
+    return {speaker: _normed(np.mean(vectors, axis=0)) if vectors else None for speaker, vectors in found.items()}
 
 
 def voiceprint(audio: np.ndarray, turns: Sequence[Turn], speaker: int, encoder: SpeakerEncoder | None = None,
