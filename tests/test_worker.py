@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from server.config import Settings
 from server.models import JobStatus, Transcript, TranscriptionJob
 from tests.conftest import open_case, upload
 
@@ -78,3 +79,14 @@ async def test_the_web_answers_while_a_recording_is_transcribed(people, settings
     assert status["status"] == "running" and 0 < status["progress"] < 100
     finished = await wait_for_job(lambda job: job.status == JobStatus.DONE)
     assert finished.progress == 1.0
+
+
+def test_worker_threads_are_every_core_alone_one_fewer_beside_the_web_or_as_set(tmp_path):
+    cores = len(os.sched_getaffinity(0))
+    settings = Settings.from_env({"DIT_DATA_DIR": str(tmp_path)})
+    assert settings.recognition_threads(beside_web=False) == cores
+    assert settings.recognition_threads(beside_web=True) == max(1, cores - 1)
+    chosen = Settings.from_env({"DIT_DATA_DIR": str(tmp_path), "DIT_WORKER_THREADS": "3"})
+    assert chosen.recognition_threads(beside_web=False) == chosen.recognition_threads(beside_web=True) == 3
+    with pytest.raises(SystemExit, match="DIT_WORKER_THREADS must be a whole number"):
+        Settings.from_env({"DIT_DATA_DIR": str(tmp_path), "DIT_WORKER_THREADS": "all"})
