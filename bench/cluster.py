@@ -43,6 +43,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.tables import table  # noqa: E402
 from server.config import S3_VARIABLES  # noqa: E402
 from speechfixtures.mixes import varied_speech  # noqa: E402
 
@@ -268,11 +269,6 @@ def upload_seconds(root: Path, variables: dict[str, str], storage: str, media: P
             times.append(time.perf_counter() - started)
         return times
 
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-                     for row in [header, ["-" * width for width in widths], *rows])
 
 
 def main(argv: list[str] | None = None) -> int:

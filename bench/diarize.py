@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.tables import table
 from speechfixtures.dialogue import Line, mono_dialogue, stereo_dialogue
 from speechfixtures.long_script import long_script
 from speechfixtures.scoring import reference, role_accuracy
@@ -81,11 +82,6 @@ def run_stage(*args: str) -> dict:
     child = subprocess.run([sys.executable, __file__, "--measure", *args], capture_output=True, text=True, check=True)
     return json.loads(child.stdout.splitlines()[-1])
 
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-                     for row in [header, ["-" * w for w in widths], *rows])
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.tables import table
 from speechfixtures.dialogue import Line, mono_dialogue
 from speechfixtures.long_script import long_script
 from speechfixtures.scoring import role_accuracy, wer
@@ -83,11 +84,6 @@ def recording(folder: Path, unit: Path, unit_lines: list[Line], minutes: float, 
              for k in range(repeats) for line in unit_lines]
     return path, lines
 
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-                     for row in [header, ["-" * w for w in widths], *rows])
 
 
 def main() -> None:
