@@ -124,12 +124,15 @@ def test_probabilities_are_between_zero_and_one(seed_model, seed_examples):
 
 
 def test_training_is_deterministic(seed_model):
-    """The seed model trained on first use is the same model on every installation."""
+    """The seed model trained on first use is the same model on every installation: nothing is drawn at
+    random. Up to the sentence encoder's rounding, that is: a text's embedding differs in its last digits
+    with the other texts of its batch (their padding changes the shapes of the matrix products), and which
+    texts share a batch depends on what this process had embedded before (1e-6 apart, measured)."""
     again = fit(load_seed_corpus())
     pairs = pairs_frame(AFTERTHOUGHT_ECHOES + GENERIC, AFTERTHOUGHT)
     first, second = seed_model.predict_proba(pairs), again.predict_proba(pairs)
     for label in LABELS:
-        np.testing.assert_allclose(first[label], second[label], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(first[label], second[label], rtol=0, atol=1e-5)
     assert again.training_sha256 == seed_model.training_sha256
 
 
