@@ -11,6 +11,7 @@ gives exactly what the whole-file path gave.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import wave
 from collections.abc import Iterator
@@ -134,14 +135,23 @@ class WavFile:
             cuts.append(low + (int(np.argmin(sums)) + width // 2) * GRID)
         return cuts
 
+    @functools.cached_property
+    def _bounds(self) -> list[int]:
+        # Found once: diarisation reads the blocks three times (regions, embeddings, voice prints).
+        return [0, *self.cuts(self.block_s), self.frames]
+
     def blocks(self) -> Iterator[Block]:
         """The recording block by block (one block when it is shorter than `block_s` and a search)."""
-        bounds = [0, *self.cuts(self.block_s), self.frames]
-        for start, end in itertools.pairwise(bounds):
+        for start, end in itertools.pairwise(self._bounds):
             yield Block(start, self.read(start, end))
 
     def mean_square(self) -> float:
-        """The mean square of the mono mix over the whole recording, read block by block."""
+        """The mean square of the mono mix over the whole recording, read block by block (once: both the
+        window embeddings and the voice prints take their volume gain from it)."""
+        return self._mean_square
+
+    @functools.cached_property
+    def _mean_square(self) -> float:
         total, step = 0.0, int(self.block_s * SAMPLE_RATE)
         for start in range(0, self.frames, step):
             mono = self.read(start, start + step).mean(axis=0)
