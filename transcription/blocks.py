@@ -47,7 +47,17 @@ class Block:
 
     @property
     def mono(self) -> np.ndarray:
-        return self.samples[0] if self.samples.shape[0] == 1 else self.samples.mean(axis=0, dtype=np.float32)
+        return mixdown(self.samples)
+
+    def square_sum(self) -> float:
+        """The sum of the mono mix's squares, in float64: blocks' sums add up to the recording's."""
+        mono = self.mono
+        return float(np.dot(mono.astype(np.float64), mono))
+
+
+def mixdown(samples: np.ndarray) -> np.ndarray:
+    """(channels, samples) as mono."""
+    return samples[0] if samples.shape[0] == 1 else samples.mean(axis=0, dtype=np.float32)
 
 
 class AudioSource(Protocol):
@@ -80,8 +90,7 @@ class Samples:
         yield Block(0, self.samples)
 
     def mean_square(self) -> float:
-        mono = Block(0, self.samples).mono
-        return float(np.mean(np.square(mono, dtype=np.float64))) if len(mono) else 0.0
+        return Block(0, self.samples).square_sum() / self.frames if self.frames else 0.0
 
 
 class WavFile:
@@ -118,13 +127,16 @@ class WavFile:
         np.multiply(pcm.T, 1 / 32768, out=samples, dtype=np.float32)
         return samples
 
-    def cuts(self, block_s: float = BLOCK_S) -> list[int]:
-        """Where blocks start after the first: near every `block_s` mark, at its quietest moment."""
-        block, search, quiet = int(block_s * SAMPLE_RATE), int(SEARCH_S * SAMPLE_RATE), int(QUIET_S * SAMPLE_RATE)
+    @functools.cached_property
+    def cuts(self) -> list[int]:
+        """Where blocks start after the first: near every `block_s` mark, at its quietest moment. Found once:
+        diarisation reads the blocks three times (regions, embeddings, voice prints)."""
+        block = int(self.block_s * SAMPLE_RATE)
+        search, quiet = int(SEARCH_S * SAMPLE_RATE), int(QUIET_S * SAMPLE_RATE)
         cuts = []
         for mark in range(block, self.frames - search, block):
             low = max(mark - search, cuts[-1] + GRID if cuts else GRID)
-            mono = self.read(low, mark).mean(axis=0)
+            mono = mixdown(self.read(low, mark))
             steps = len(mono) // GRID
             if steps * GRID < quiet:
                 continue
@@ -135,14 +147,9 @@ class WavFile:
             cuts.append(low + (int(np.argmin(sums)) + width // 2) * GRID)
         return cuts
 
-    @functools.cached_property
-    def _bounds(self) -> list[int]:
-        # Found once: diarisation reads the blocks three times (regions, embeddings, voice prints).
-        return [0, *self.cuts(self.block_s), self.frames]
-
     def blocks(self) -> Iterator[Block]:
         """The recording block by block (one block when it is shorter than `block_s` and a search)."""
-        for start, end in itertools.pairwise(self._bounds):
+        for start, end in itertools.pairwise([0, *self.cuts, self.frames]):
             yield Block(start, self.read(start, end))
 
     def mean_square(self) -> float:
@@ -152,8 +159,5 @@ class WavFile:
 
     @functools.cached_property
     def _mean_square(self) -> float:
-        total, step = 0.0, int(self.block_s * SAMPLE_RATE)
-        for start in range(0, self.frames, step):
-            mono = self.read(start, start + step).mean(axis=0)
-            total += float(np.dot(mono.astype(np.float64), mono))
+        total = sum(block.square_sum() for block in self.blocks())
         return total / self.frames if self.frames else 0.0
