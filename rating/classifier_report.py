@@ -13,10 +13,10 @@ import pandas as pd
 
 from rating.classifier import SCORE_COLUMNS, evaluate, fit, scores
 from rating.classifier_corpus import LABELS, Example, as_recognised
-from rating.classifier_embeddings import BUNDLED
+from rating.classifier_embeddings import DEFAULT_ENCODER
 from rating.classifier_features import pairs_frame
 
-FEATURE_SETS = {"lexical": None, "lexical + meaning": BUNDLED}
+FEATURE_SETS = {"lexical": None, "lexical + meaning": DEFAULT_ENCODER}
 HELD_OUT_CASES = "held-out cases"
 HELD_OUT_RECOGNISED = "held-out cases, as recognised"
 COLUMNS = ("features", "data", "label", *SCORE_COLUMNS)

