@@ -17,6 +17,19 @@ from dataclasses import dataclass
 from rating.phases import Phase
 
 ON_MODEL, DRIFTING, OFF_MODEL = "on-model", "drifting", "off-model"
+# Worst to best: the order the supervisors' comparison tables keep.
+VERDICTS = (OFF_MODEL, DRIFTING, ON_MODEL)
+# The competence scale's items each phase's verdict follows (see above): the supervisors' scores on them
+# are the verdict's official counterpart (`official_verdict`).
+VERDICT_ITEMS: dict[Phase, tuple[str, ...]] = {
+    Phase.INITIAL: ("ipaf-formulation", "ipaf-agreement"),
+    Phase.MIDDLE: ("ipaf-focus", "transference"),
+    Phase.ENDING: ("goodbye-letter", "ending-feelings"),
+}
+# The scale's first competent point ("Competent, with some problems"), and its highest point that is
+# not yet emerging ("Inappropriate").
+COMPETENT_SCORE = 3
+INAPPROPRIATE_SCORE = 1
 
 # The probabilities are calibrated, so a turn is evidence when the model thinks it more likely than not.
 EVIDENCE_THRESHOLD = 0.5
@@ -230,3 +243,17 @@ def _item(segments: Sequence[Mapping], index: int, label: str, probability: floa
     segment = segments[index]
     return {"index": index, "start": segment["start"], "end": segment["end"], "label": label,
             "probability": probability}
+
+
+def official_verdict(phase: Phase | str, item_scores: Mapping[str, int | None]) -> str | None:
+    """What a rating says of the session in the verdict's terms, from its scores on the phase's
+    VERDICT_ITEMS: on-model when every one scored is competent, off-model when none rises above
+    inappropriate, drifting between; None when none of them was scored."""
+    scores = [item_scores[item] for item in VERDICT_ITEMS[Phase(phase)] if item_scores.get(item) is not None]
+    if not scores:
+        return None
+    if min(scores) >= COMPETENT_SCORE:
+        return ON_MODEL
+    if max(scores) <= INAPPROPRIATE_SCORE:
+        return OFF_MODEL
+    return DRIFTING

@@ -148,6 +148,7 @@ async def test_a_course_lead_exports_everything_held_about_a_case(people, settin
     assert document["case"]["trainee"] == "trainee"
     by_id = {r["id"]: r for r in document["recordings"]}
     assert by_id[removed]["deleted"]["by"] == "trainee" and by_id[kept]["consent"]["date"] == "2026-01-05"
+    assert by_id[kept]["suggested_verdict"] is None  # no suggestion was asked for
     audit = list(csv.DictReader(io.StringIO(archive.read("audit.csv").decode())))
     assert {row["action"] for row in audit} >= {"create", "delete"} and all(row["case"] == str(case_id) for row in audit)
     # The export itself is on the trail, and the scratch directory it was built in is gone.

@@ -156,7 +156,7 @@ NEW_COLUMNS = {"recording": {"speaker_corrections", "consent_date", "consent_con
                "apitoken": {"created_from", "last_used_from", "expires_at", "revoked_at"},
                "transcription_job": {"not_before"}}
 NEW_TABLES = {"tortoise_migrations", "user_session", "sign_in_attempt", "password_link", "worker", "audit_event",
-              "notification"}
+              "notification", "suggested_verdict"}
 # On PostgreSQL, opening the database also makes procrastinate's tables (the job queue's own schema).
 QUEUE_TABLES = {"procrastinate_workers", "procrastinate_jobs", "procrastinate_periodic_defers", "procrastinate_events"}
 

@@ -9,6 +9,7 @@ import pytest
 
 from rating.classifier import train_command
 from rating.classifier_embeddings import DEFAULT_ENCODER
+from rating.scale import load_scale
 from server.services.suggestions import classifier_dir, supervisor_examples
 from tests.conftest import open_case, run_queued_jobs, upload
 from tests.seed_model import with_seed_model
@@ -100,6 +101,21 @@ async def test_suggestions_for_raters_and_judgements_feed_training(people, setti
     assert [m["version"] for m in card["saved"]] == [again["model"], suggestion["model"]]
     page = await lead.get("/classifier")
     assert page.status_code == 200 and "1 judgements and evidence marks" in page.text and again["model"] in page.text
+
+    # Once the tape is rated, its suggested verdict is set against the official result on the IPAF and
+    # transference items: here both competent (on-model) against the suggestion's off-model.
+    assert card["against_supervisors"]["n_rated"] == 0
+    scores = {item.id: 4 for item in load_scale().items_for("middle")} | {"ipaf-focus": 3, "transference": 5}
+    assert (await sue.request("PUT", f"/api/recordings/{rid}/ratings/mine", json={"scores": scores})).status_code == 200
+    assert (await sue.post(f"/api/recordings/{rid}/ratings/mine/submit")).status_code == 200
+    against = (await lead.get("/api/classifier")).json()["against_supervisors"]
+    assert (against["n_rated"], against["n_compared"], against["n_without_suggestion"]) == (1, 1, 0)
+    table = {row["suggested"]: row["official"] for row in against["table"]}
+    assert table["off-model"] == {"off-model": 0, "drifting": 0, "on-model": 1}
+    assert sum(sum(row.values()) for row in table.values()) == 1 and against["agreement"] == 0.0
+    assert [row["kappa"] for row in against["kappa"]] == [None, None]  # one tape measures no agreement
+    page = await lead.get("/classifier")
+    assert "Against the supervisors" in page.text and "1 rated tape" in page.text
 
 
 @pytest.mark.slow

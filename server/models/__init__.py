@@ -15,12 +15,13 @@ from server.models.ratings import (
     RatingEvent,
     RatingKind,
     RatingStatus,
+    SuggestedVerdict,
 )
 
 __all__ = [
     "ApiToken", "Assignment", "AuditAction", "AuditEvent", "AuditObject", "AuditOutcome", "Case", "CaseIpaf", "ClassifierJudgement", "EmailState", "EndReason", "JobStatus",
     "Notification", "NotificationKind", "PasswordLink",
     "Rating", "RatingAction", "RatingEvent", "RatingKind", "RatingStatus", "Recording", "Role", "SignInAttempt",
-    "SupervisionLog", "TherapySession", "TrainingRecord", "Transcript", "TranscriptionJob", "User", "UserSession",
+    "SuggestedVerdict", "SupervisionLog", "TherapySession", "TrainingRecord", "Transcript", "TranscriptionJob", "User", "UserSession",
     "Worker",
 ]

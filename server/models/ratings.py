@@ -102,3 +102,23 @@ class ClassifierJudgement(Model):
 
     class Meta:
         unique_together = (("recording", "segment_index", "label", "judged_by"),)
+
+
+class SuggestedVerdict(Model):
+    """The on-model suggestion's session verdict on a tape, as last made: by which model, judged against
+    which IPAF version. Kept so that the suggestions can be checked against the supervisors' official
+    results (`services.suggestions.verdict_agreement`); it holds no words of the session, so, like the
+    ratings, it outlives the transcript."""
+
+    id = fields.IntField(primary_key=True)
+    recording: fields.OneToOneRelation[Recording] = fields.OneToOneField(
+        "models.Recording", related_name="suggested_verdict"
+    )
+    verdict = fields.CharField(max_length=12)  # rating.classifier_session.VERDICTS
+    phase = fields.CharEnumField(Phase, max_length=8)
+    model_version = fields.CharField(max_length=64)
+    ipaf_version = fields.IntField()
+    made_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "suggested_verdict"

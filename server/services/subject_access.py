@@ -1,7 +1,7 @@
 """Everything held about one case, as one ZIP archive, for a subject-access request (course leads).
 
 - `case.json`: the case, its IPAF versions, every recording (consent, what was deleted and why) with its
-  ratings (scores, comments, evidence) and their history;
+  ratings (scores, comments, evidence) and their history, and the on-model suggestion's last verdict;
 - `transcripts/session-NN-recording-ID.json`: each transcript still held;
 - `media/session-NN-recording-ID.<ext>`: each original still held (opened, when stored sealed);
 - `audit.csv`: every audit row about the case.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from server import access
 from server.config import Settings
-from server.models import Case, CaseIpaf, Rating, RatingEvent, Recording, Transcript, User
+from server.models import Case, CaseIpaf, Rating, RatingEvent, Recording, SuggestedVerdict, Transcript, User
 from server.services import audit_log
 from server.services.media import download_original
 from server.services.suggestions import ipaf_json
@@ -46,6 +46,7 @@ async def _rating_json(rating: Rating) -> dict:
 
 async def _recording_json(recording: Recording) -> dict:
     deleted_by = await User.get_or_none(id=recording.deleted_by_id) if recording.deleted_by_id else None
+    suggested = await SuggestedVerdict.get_or_none(recording=recording)
     return {
         "id": recording.id, "session": recording.session.number, "phase": recording.session.phase.value,
         "uploaded_at": _iso(recording.created_at), "is_current": recording.is_current,
@@ -61,6 +62,9 @@ async def _recording_json(recording: Recording) -> dict:
             "at": _iso(recording.deleted_at), "by": deleted_by.username if deleted_by else None,
             "reason": recording.deletion_reason},
         "ratings": [await _rating_json(r) for r in await Rating.filter(recording=recording).order_by("id")],
+        "suggested_verdict": None if suggested is None else {
+            "verdict": suggested.verdict, "phase": suggested.phase.value, "model": suggested.model_version,
+            "ipaf_version": suggested.ipaf_version, "made_at": _iso(suggested.made_at)},
     }
 
 

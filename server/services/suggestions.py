@@ -4,12 +4,17 @@ and the supervisors' agree/disagree judgements that feed training. A suggestion 
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from pathlib import Path
 
+import pandas as pd
+
 from rating.classifier import MODEL_PREFIX, OnModelClassifier, default_model, load_newest_good, models_in
 from rating.classifier_corpus import LABELS, Example, Ipaf, evidence_example, supervisor_example
+from rating.classifier_session import VERDICT_ITEMS, VERDICTS, official_verdict
 from rating.phases import SESSIONS_PER_CASE
+from rating.verdict_agreement import share_agreeing, verdict_kappa, verdict_table
 from server import access
 from server.config import Settings
 from server.errors import Conflict, Invalid
@@ -20,8 +25,10 @@ from server.models import (
     Rating,
     RatingStatus,
     Recording,
+    SuggestedVerdict,
     User,
 )
+from server.services.ratings import official_rating
 from server.services.transcripts import transcript_dict
 
 
@@ -71,7 +78,42 @@ async def model_card(user: User, model: SuggestionModel) -> dict:
     return {"in_use": {key: card.get(key) for key in keys},
             "saved": [{key: sidecar.get(key) for key in ("version", "created_at", "good", "n_examples",
                                                             "n_supervisor_examples")} for sidecar in saved],
-            "train_with": "dit classifier train"}
+            "train_with": "dit classifier train",
+            "against_supervisors": await verdict_agreement()}
+
+
+async def verdict_agreement() -> dict:
+    """The suggested session verdicts of rated tapes against their official results, read on the phase's
+    IPAF and transference items (`rating.verdict_agreement`); with the counts of rated tapes left out, and why."""
+    pairs, rated, unsuggested, unscored = [], 0, 0, 0
+    suggested = {row.recording_id: row for row in await SuggestedVerdict.all()}
+    rated_ids = await Rating.filter(status=RatingStatus.SUBMITTED).distinct().values_list("recording_id", flat=True)
+    for recording in await Recording.filter(id__in=list(rated_ids)).order_by("id"):
+        official = await official_rating(recording)
+        if official is None:
+            continue
+        rated += 1
+        verdict = official_verdict(official.phase, official.scores)
+        if recording.id not in suggested:
+            unsuggested += 1
+        elif verdict is None:
+            unscored += 1
+        else:
+            pairs.append({"recording": recording.id, "suggested": suggested[recording.id].verdict, "official": verdict})
+    frame = pd.DataFrame(pairs, columns=["recording", "suggested", "official"])
+    table = verdict_table(frame)
+    agreeing = share_agreeing(frame)
+    return {
+        "verdicts": list(VERDICTS),
+        "items": {phase.value: list(items) for phase, items in VERDICT_ITEMS.items()},
+        "n_rated": rated, "n_compared": len(frame), "n_without_suggestion": unsuggested,
+        "n_without_item_scores": unscored,
+        "table": [{"suggested": verdict, "official": {column: int(table.loc[verdict, column]) for column in VERDICTS}}
+                  for verdict in VERDICTS],
+        "agreement": None if math.isnan(agreeing) else agreeing,
+        "kappa": [{**row, "kappa": None if math.isnan(row["kappa"]) else row["kappa"]}
+                  for row in verdict_kappa(frame).to_dict("records")],
+    }
 
 
 def ipaf_json(ipaf: CaseIpaf) -> dict:
@@ -133,6 +175,10 @@ async def suggestion_for(user: User, recording: Recording, model: SuggestionMode
         raise Conflict("Record the case's IPAF first: the suggestion is judged against it.")
     classifier = await model.get()
     result = await asyncio.to_thread(classifier.classify, transcript, as_ipaf(row), recording.session.phase)
+    # Kept as last made, to check the suggestions against the supervisors' results (`verdict_agreement`).
+    await SuggestedVerdict.update_or_create(recording=recording, defaults={
+        "verdict": result["session"]["verdict"], "phase": recording.session.phase, "model_version": classifier.version or "",
+        "ipaf_version": row.version})
     return {**result, "ipaf": ipaf_json(row), "model": classifier.version,
             "note": "A suggestion to guide listening, never a score."}
 
