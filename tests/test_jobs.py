@@ -38,7 +38,8 @@ def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
 
 
-def descendants(pid: int) -> set[int]:
+def descendants(pid: int) -> dict[int, int]:
+    """Each process descended from `pid`, with its parent."""
     parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -50,7 +51,20 @@ def descendants(pid: int) -> set[int]:
     while frontier:
         frontier = {child for child, parent in parents.items() if parent in frontier} - found
         found |= frontier
-    return found
+    return {child: parents[child] for child in found}
+
+
+async def recognising(worker_pid: int, timeout: float = 60.0) -> set[int]:
+    """The worker's descendants once its recognition child has started: multiprocessing's fork server, a
+    child of the worker, forks it, so it is the worker's first grandchild. (Not "once the job shows some
+    progress": a short recording's progress goes from none to all in one step, just before the job ends.)"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = descendants(worker_pid)
+        if any(parent in found for parent in found.values()):
+            return set(found)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no recognition process started in {timeout} s")
 
 
 async def corrupt(settings, recording_id: int) -> None:
@@ -61,7 +75,9 @@ async def corrupt(settings, recording_id: int) -> None:
 
 
 async def running_child(runner: JobRunner, job_id: int) -> int:
-    await wait_for_job(lambda job: job.id == job_id and job.status == JobStatus.RUNNING and job.progress > 0)
+    await wait_for_job(lambda job: job.id == job_id and job.status == JobStatus.RUNNING)
+    while runner.recogniser.pid is None:
+        await asyncio.sleep(0.05)
     return runner.recogniser.pid
 
 
@@ -120,9 +136,8 @@ async def test_sigterm_stops_dit_worker_within_seconds_and_hands_the_job_back(pe
     recording = (await upload(trainee, await open_case(trainee), 5, long_speech)).json()
     worker = start_worker(settings, tmp_path / "worker.log")
     try:
-        await wait_for_job(lambda job: job.status == JobStatus.RUNNING and job.progress > 0)
-        children = descendants(worker.pid)
-        assert children, "recognition runs in a child process"
+        await wait_for_job(lambda job: job.status == JobStatus.RUNNING)
+        children = await recognising(worker.pid)  # recognition runs in a child process
         stopping = time.monotonic()
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=10) == 0
