@@ -10,7 +10,8 @@ import pytest
 from rating.classifier import train_command
 from rating.classifier_embeddings import DEFAULT_ENCODER
 from rating.scale import load_scale
-from server.services.suggestions import classifier_dir, supervisor_examples
+from server.models import AuditEvent, SuggestedVerdict
+from server.services.suggestions import SuggestionModel, classifier_dir, fill_verdicts, supervisor_examples
 from tests.conftest import open_case, run_queued_jobs, upload
 from tests.seed_model import with_seed_model
 from tests.test_cli import dit
@@ -116,6 +117,16 @@ async def test_suggestions_for_raters_and_judgements_feed_training(people, setti
     assert [row["kappa"] for row in against["kappa"]] == [None, None]  # one tape measures no agreement
     page = await lead.get("/classifier")
     assert "Against the supervisors" in page.text and "1 rated tape" in page.text
+
+    # A tape rated without its suggestion being asked for is counted apart, until `dit classifier verdicts`
+    # suggests one, its reading of the transcript on the audit trail.
+    await SuggestedVerdict.filter(recording_id=rid).delete()
+    assert (await lead.get("/api/classifier")).json()["against_supervisors"]["n_without_suggestion"] == 1
+    counts = await fill_verdicts(SuggestionModel(settings), "cli:tester")
+    assert counts == {"suggested": 1, "already": 0, "no_transcript": 0, "no_ipaf": 0}
+    assert (await fill_verdicts(SuggestionModel(settings), "cli:tester"))["already"] == 1
+    assert (await lead.get("/api/classifier")).json()["against_supervisors"]["n_compared"] == 1
+    assert await AuditEvent.exists(username="cli:tester", object="transcript", recording_id=rid)
 
 
 @pytest.mark.slow

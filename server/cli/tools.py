@@ -112,6 +112,19 @@ def cmd_classifier_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_classifier_verdicts(args: argparse.Namespace) -> int:
+    import getpass
+    import json
+
+    from server.services.suggestions import SuggestionModel, fill_verdicts
+
+    settings = Settings.from_env().prepare()
+    counts = with_database(lambda: fill_verdicts(SuggestionModel(settings), f"cli:{getpass.getuser()}"[:64],
+                                                 again=args.again))
+    print(json.dumps(counts))
+    return 0
+
+
 def cmd_classifier_evaluate(args: argparse.Namespace) -> int:
     from rating.classifier import evaluate_command
 
@@ -153,6 +166,10 @@ def add_commands(commands) -> None:
         dest="classifier_command", required=True)
     classifier.add_parser("train", help="train on the seed corpus and supervisors' judgements; saves a new model").set_defaults(
         func=cmd_classifier_train)
+    verdicts = classifier.add_parser("verdicts", help="suggest a verdict for each rated tape that has none, for the "
+                                     "model card's comparison with the supervisors")
+    verdicts.add_argument("--again", action="store_true", help="every rated tape, with the model in use now")
+    verdicts.set_defaults(func=cmd_classifier_verdicts)
     evaluate = classifier.add_parser("evaluate", help="grouped cross-validation by case, as a table")
     evaluate.add_argument("--folds", type=int, default=5)
     evaluate.set_defaults(func=cmd_classifier_evaluate)

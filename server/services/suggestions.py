@@ -15,10 +15,12 @@ from rating.classifier_corpus import LABELS, Example, Ipaf, evidence_example, su
 from rating.classifier_session import VERDICT_ITEMS, VERDICTS, official_verdict
 from rating.phases import SESSIONS_PER_CASE
 from rating.verdict_agreement import share_agreeing, verdict_kappa, verdict_table
-from server import access
+from server import access, audit_trail
 from server.config import Settings
 from server.errors import Conflict, Invalid
 from server.models import (
+    AuditAction,
+    AuditObject,
     Case,
     CaseIpaf,
     ClassifierJudgement,
@@ -173,14 +175,44 @@ async def suggestion_for(user: User, recording: Recording, model: SuggestionMode
     row = await ipaf_for_session(recording.session.case_id, recording.session.number)
     if row is None:
         raise Conflict("Record the case's IPAF first: the suggestion is judged against it.")
+    result, version = await _suggested(model, recording, transcript, row)
+    return {**result, "ipaf": ipaf_json(row), "model": version, "note": "A suggestion to guide listening, never a score."}
+
+
+async def _suggested(model: SuggestionModel, recording: Recording, transcript: dict, row: CaseIpaf) -> tuple[dict, str]:
+    """The classifier's suggestion and the model's version; its verdict is kept, as last made, to check the
+    suggestions against the supervisors' results (`verdict_agreement`)."""
     classifier = await model.get()
     result = await asyncio.to_thread(classifier.classify, transcript, as_ipaf(row), recording.session.phase)
-    # Kept as last made, to check the suggestions against the supervisors' results (`verdict_agreement`).
     await SuggestedVerdict.update_or_create(recording=recording, defaults={
-        "verdict": result["session"]["verdict"], "phase": recording.session.phase, "model_version": classifier.version or "",
-        "ipaf_version": row.version})
-    return {**result, "ipaf": ipaf_json(row), "model": classifier.version,
-            "note": "A suggestion to guide listening, never a score."}
+        "verdict": result["session"]["verdict"], "phase": recording.session.phase,
+        "model_version": classifier.version or "", "ipaf_version": row.version})
+    return result, classifier.version
+
+
+async def fill_verdicts(model: SuggestionModel, actor: str, *, again: bool = False) -> dict[str, int]:
+    """The suggested verdict of each rated tape that has none (of each rated tape, `again`): for tapes rated
+    without their suggestion being asked for, so that `verdict_agreement` sees every rated tape. Tapes
+    without a transcript or an IPAF for their session are counted and left; each transcript read is on
+    the audit trail, read by `actor`."""
+    counts = {"suggested": 0, "already": 0, "no_transcript": 0, "no_ipaf": 0}
+    rated_ids = await Rating.filter(status=RatingStatus.SUBMITTED).distinct().values_list("recording_id", flat=True)
+    suggested = set(await SuggestedVerdict.all().values_list("recording_id", flat=True))
+    for recording in await Recording.filter(id__in=list(rated_ids)).select_related("session").order_by("id"):
+        if recording.id in suggested and not again:
+            counts["already"] += 1
+            continue
+        row = await ipaf_for_session(recording.session.case_id, recording.session.number)
+        transcript = await transcript_dict(model.settings, recording) if row is not None else None
+        if row is None or transcript is None:
+            counts["no_ipaf" if row is None else "no_transcript"] += 1
+            continue
+        await audit_trail.record_now(AuditAction.VIEW, AuditObject.TRANSCRIPT, object_id=recording.id,
+                                     recording_id=recording.id, case_id=recording.session.case_id, username=actor,
+                                     route="dit classifier verdicts")
+        await _suggested(model, recording, transcript, row)
+        counts["suggested"] += 1
+    return counts
 
 
 async def record_judgement(settings: Settings, user: User, recording: Recording, body: dict) -> dict:
