@@ -41,7 +41,10 @@ DEFAULT_ENCODER = MINILM_INT8
 CACHE_SIZE = 50_000
 # sentence-transformers' limit for all-MiniLM-L6-v2 (its sentence_bert_config.json): longer turns are cut.
 MAX_TOKENS = 256
-BATCH_SIZE = 64
+BATCH_SIZE = 64  # sentence-transformers'
+# The ONNX encoder's batches: texts of equal token counts together, so that little is padding (300 turns
+# embedded in 0.75 s rather than 0.91 with batches of 64 by character length, the same embeddings).
+ONNX_BATCH_SIZE = 32
 SIMILARITIES = (*(f"{part}_meaning" for part in IPAF_PARTS), "pattern_meaning", "summary_meaning", "best_meaning")
 CUES = ("relationship", "now")
 FEATURE_NAMES = (*SIMILARITIES, *(f"{cue}_x_{name}" for cue in CUES for name in SIMILARITIES))
@@ -105,24 +108,24 @@ class OnnxEncoder(Encoder):
 
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.enable_truncation(MAX_TOKENS)
-        self.tokenizer.enable_padding()  # to the longest text of each batch
+        self.tokenizer.no_padding()  # padded here, batch by batch
         self.session = onnxruntime.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        # Batches of texts of about the same length, as sentence-transformers makes them: less padding.
-        order = np.argsort([len(text) for text in texts], kind="stable")
-        pooled = []
-        for start in range(0, len(texts), BATCH_SIZE):
-            encodings = self.tokenizer.encode_batch([texts[i] for i in order[start:start + BATCH_SIZE]])
-            ids = np.array([encoding.ids for encoding in encodings], np.int64)
-            mask = np.array([encoding.attention_mask for encoding in encodings], np.int64)
+        encodings = self.tokenizer.encode_batch(texts)
+        order = np.argsort([len(encoding.ids) for encoding in encodings], kind="stable")
+        vectors = np.zeros((len(texts), 384), np.float32)
+        for start in range(0, len(texts), ONNX_BATCH_SIZE):
+            batch = order[start:start + ONNX_BATCH_SIZE]
+            lengths = np.array([len(encodings[i].ids) for i in batch])
+            ids = np.zeros((len(batch), lengths.max()), np.int64)  # 0 is [PAD]
+            for row, i in enumerate(batch):
+                ids[row, :lengths[row]] = encodings[i].ids
+            mask = (np.arange(ids.shape[1]) < lengths[:, None]).astype(np.int64)
             states = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
                                              "token_type_ids": np.zeros_like(ids)})[0]
             weights = mask[:, :, None].astype(np.float32)
-            pooled.append((states * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9))
-        vectors = np.empty((len(texts), pooled[0].shape[1] if pooled else 384), np.float32)
-        if pooled:
-            vectors[order] = np.concatenate(pooled)
+            vectors[batch] = (states * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
