@@ -31,9 +31,9 @@ from rating.classifier_features import IPAF_PARTS, cue_counts
 # The encoders a fitted pipeline can name. New models use all-MiniLM-L6-v2's int8 ONNX export, run by
 # onnxruntime without torch: it loads in a tenth of a second rather than four (torch, transformers and
 # sentence-transformers imported), and a process that classifies holds a few hundred megabytes less; its
-# embeddings are the float32 model's to a cosine of 0.999 (bench/classify.py). "bundled", those float32
-# weights run by sentence-transformers, stays for models trained with it; any other name is a local
-# sentence-transformers model directory.
+# embeddings are the float32 model's to a cosine of 0.995 or more (tests/classifier/test_embeddings.py).
+# "bundled", those float32 weights run by sentence-transformers, stays for models trained with it; any
+# other name is a local sentence-transformers model directory.
 MINILM_INT8 = "minilm-int8"
 BUNDLED = "bundled"
 DEFAULT_ENCODER = MINILM_INT8

@@ -12,7 +12,13 @@ import pandas as pd
 
 from rating.classifier import MODEL_PREFIX, OnModelClassifier, default_model, load_newest_good, models_in
 from rating.classifier_corpus import LABELS, Example, Ipaf, evidence_example, supervisor_example
-from rating.classifier_session import VERDICT_ITEMS, VERDICTS, official_verdict
+from rating.classifier_session import (
+    COMPETENT_SCORE,
+    INAPPROPRIATE_SCORE,
+    VERDICT_ITEMS,
+    VERDICTS,
+    official_verdict,
+)
 from rating.phases import SESSIONS_PER_CASE
 from rating.verdict_agreement import share_agreeing, verdict_kappa, verdict_table
 from server import access, audit_trail
@@ -89,8 +95,7 @@ async def verdict_agreement() -> dict:
     IPAF and transference items (`rating.verdict_agreement`); with the counts of rated tapes left out, and why."""
     pairs, rated, unsuggested, unscored = [], 0, 0, 0
     suggested = {row.recording_id: row for row in await SuggestedVerdict.all()}
-    rated_ids = await Rating.filter(status=RatingStatus.SUBMITTED).distinct().values_list("recording_id", flat=True)
-    for recording in await Recording.filter(id__in=list(rated_ids)).order_by("id"):
+    for recording in await _rated_recordings():
         official = await official_rating(recording)
         if official is None:
             continue
@@ -108,6 +113,7 @@ async def verdict_agreement() -> dict:
     return {
         "verdicts": list(VERDICTS),
         "items": {phase.value: list(items) for phase, items in VERDICT_ITEMS.items()},
+        "competent_score": COMPETENT_SCORE, "inappropriate_score": INAPPROPRIATE_SCORE,
         "n_rated": rated, "n_compared": len(frame), "n_without_suggestion": unsuggested,
         "n_without_item_scores": unscored,
         "table": [{"suggested": verdict, "official": {column: int(table.loc[verdict, column]) for column in VERDICTS}}
@@ -116,6 +122,12 @@ async def verdict_agreement() -> dict:
         "kappa": [{**row, "kappa": None if math.isnan(row["kappa"]) else row["kappa"]}
                   for row in verdict_kappa(frame).to_dict("records")],
     }
+
+
+async def _rated_recordings() -> list[Recording]:
+    """The recordings with at least one submitted rating, oldest first, with their sessions."""
+    rated = await Rating.filter(status=RatingStatus.SUBMITTED).distinct().values_list("recording_id", flat=True)
+    return await Recording.filter(id__in=list(rated)).select_related("session").order_by("id")
 
 
 def ipaf_json(ipaf: CaseIpaf) -> dict:
@@ -196,9 +208,8 @@ async def fill_verdicts(model: SuggestionModel, actor: str, *, again: bool = Fal
     without a transcript or an IPAF for their session are counted and left; each transcript read is on
     the audit trail, read by `actor`."""
     counts = {"suggested": 0, "already": 0, "no_transcript": 0, "no_ipaf": 0}
-    rated_ids = await Rating.filter(status=RatingStatus.SUBMITTED).distinct().values_list("recording_id", flat=True)
     suggested = set(await SuggestedVerdict.all().values_list("recording_id", flat=True))
-    for recording in await Recording.filter(id__in=list(rated_ids)).select_related("session").order_by("id"):
+    for recording in await _rated_recordings():
         if recording.id in suggested and not again:
             counts["already"] += 1
             continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Mount
 from starlette.schemas import SchemaGenerator
 
@@ -19,5 +19,5 @@ async def openapi(request: Request) -> JSONResponse:
     # docstrings' YAML took a fifth of a second a request.
     if getattr(request.app.state, "openapi", None) is None:
         api = [route for route in request.app.routes if isinstance(route, Mount) and route.name == "api"]
-        request.app.state.openapi = JSONResponse(schemas.get_schema(routes=api)).body
-    return Response(request.app.state.openapi, media_type="application/json")
+        request.app.state.openapi = schemas.get_schema(routes=api)
+    return JSONResponse(request.app.state.openapi)

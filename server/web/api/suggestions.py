@@ -44,7 +44,7 @@ async def get_model_card(request: Request) -> JSONResponse:
     """
     summary: The on-model classifier's model card (course leads and admins).
     responses:
-      200: {description: "{in_use: {version, created_at, training_data_sha256, n_examples, n_cases, n_supervisor_examples, sentence_encoders, metrics: [{data, label, n, positives, precision, recall, f1, roc_auc, average_precision, brier, swapped_ipaf_fpr}], good, good_if}, saved: [{version, created_at, good, n_examples, n_supervisor_examples}], train_with, against_supervisors: {verdicts, items (by phase), n_rated, n_compared, n_without_suggestion, n_without_item_scores, table: [{suggested, official: {verdict: tapes}}], agreement, kappa: [{weights, kappa, n_recordings, reading, reading_source}]}}"}
+      200: {description: "{in_use: {version, created_at, training_data_sha256, n_examples, n_cases, n_supervisor_examples, sentence_encoders, metrics: [{data, label, n, positives, precision, recall, f1, roc_auc, average_precision, brier, swapped_ipaf_fpr}], good, good_if}, saved: [{version, created_at, good, n_examples, n_supervisor_examples}], train_with, against_supervisors: {verdicts, items (by phase), competent_score, inappropriate_score, n_rated, n_compared, n_without_suggestion, n_without_item_scores, table: [{suggested, official: {verdict: tapes}}], agreement, kappa: [{weights, kappa, n_recordings, reading, reading_source}]}}"}
       403: {description: Not a course lead or an admin.}
     """
     return JSONResponse(await suggestions.model_card(api_user(request), request.app.state.suggestion_model))
