@@ -9,9 +9,10 @@ Two recordings with known text:
 - "dialogues": two scripted two-voice therapy dialogues of two and a half minutes (long patient turns,
   short questions: where Whisper drops a turn), one after the other.
 
-Each row is one engine, model and decoding: faster-whisper batched (the default, `BatchedInferencePipeline`,
-4 speech chunks at a time) and sequential (one 30-second window after another), openai-whisper, and
-faster-whisper batched with the multilingual `base` when the `base` extra is installed; all
+Each row is one engine, model and decoding: faster-whisper batched (`BatchedInferencePipeline`) as the
+default decodes, in two streams side by side of one stretch at a time ("2x1"), and as one stream of four
+("1x4"); sequential (one 30-second window after another); openai-whisper; and faster-whisper batched with
+the multilingual `base` when the `base` extra is installed; all
 with beam 5, VAD, word timestamps and the coverage pass (transcription/coverage.py). Besides the WER,
 "deleted" is the share of the known words missing from the transcript and "longest" the longest run of
 them missing together (targets on the dialogues: at most 2% and 5 words). Each run is a process of its
@@ -47,8 +48,11 @@ MINIMUM_SECONDS = 300
 DIALOGUE_SECONDS = 150
 # (engine, model, decoding, faster-whisper batch size: 0 for one window after another); `base` only when the
 # `base` extra is installed.
-RUNS = [("faster-whisper", DEFAULT_MODEL, "batched", 4), ("faster-whisper", DEFAULT_MODEL, "sequential", 0),
-        ("openai-whisper", DEFAULT_MODEL, "-", 0), ("faster-whisper", "base", "batched", 4)]
+# (engine, model, decoding, batch size, streams): the default (two streams of one stretch), one stream of four
+# (the default until two streams were measured faster), one window after another, openai-whisper, and base.
+RUNS = [("faster-whisper", DEFAULT_MODEL, "batched 2x1", 1, 2), ("faster-whisper", DEFAULT_MODEL, "batched 1x4", 4, 1),
+        ("faster-whisper", DEFAULT_MODEL, "sequential", 0, 1), ("openai-whisper", DEFAULT_MODEL, "-", 0, 1),
+        ("faster-whisper", "base", "batched 2x1", 1, 2)]
 
 
 def dialogues(folder: Path) -> tuple[Path, str]:
@@ -63,7 +67,7 @@ def dialogues(folder: Path) -> tuple[Path, str]:
     return joined, " ".join(texts)
 
 
-def measure(engine: str, model: str, audio: str, batch_size: str, models_dir: str) -> dict:
+def measure(engine: str, model: str, audio: str, batch_size: str, streams: str, models_dir: str) -> dict:
     """Run in the engine's own process: times, the transcript's text and this process's peak RSS.
 
     A first, short transcription is timed apart: openai-whisper compiles its word-timing kernels
@@ -71,7 +75,7 @@ def measure(engine: str, model: str, audio: str, batch_size: str, models_dir: st
     """
     started = time.perf_counter()
     recogniser = load_engine(engine, model, device="cpu", models_dir=Path(models_dir),
-                             options=DecodeOptions(batch_size=int(batch_size)))
+                             options=DecodeOptions(batch_size=int(batch_size), streams=int(streams)))
     loaded = time.perf_counter()
     recogniser.transcribe(jfk_wav())
     warm = time.perf_counter()
@@ -90,7 +94,7 @@ def measure(engine: str, model: str, audio: str, batch_size: str, models_dir: st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--measure", nargs=5, metavar=("ENGINE", "MODEL", "AUDIO", "BATCH", "MODELS_DIR"),
+    parser.add_argument("--measure", nargs=6, metavar=("ENGINE", "MODEL", "AUDIO", "BATCH", "STREAMS", "MODELS_DIR"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -109,10 +113,10 @@ def main() -> None:
         rows = []
         for name, (speech, reference) in recordings.items():
             seconds = wav_seconds(speech)
-            for engine, model, decoding, batch_size in runs:
+            for engine, model, decoding, batch_size, streams in runs:
                 loaded = str(checkpoint) if engine == "openai-whisper" else model
                 child = subprocess.run([sys.executable, __file__, "--measure", engine, loaded, str(speech),
-                                        str(batch_size), str(folder)], capture_output=True, text=True, check=True)
+                                        str(batch_size), str(streams), str(folder)], capture_output=True, text=True, check=True)
                 result = json.loads(child.stdout.splitlines()[-1])
                 missing, longest = deletions(reference, result["text"])
                 rows.append([name, f"{seconds / 60:.1f}", engine, model, decoding, f"{result['load']:.1f}",

@@ -19,7 +19,7 @@ DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
 DEFAULT_MAX_DURATION = 5 * 3600
 
 
-def _int(env: dict[str, str], name: str, default: int) -> int:
+def _int(env: dict[str, str], name: str, default: int | None) -> int | None:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -125,8 +125,9 @@ class Settings:
     model: str = DEFAULT_MODEL
     # "resemblyzer" (bundled), a .pt file of Resemblyzer-shaped weights, or a local SpeechBrain model directory.
     speaker_encoder: str = "resemblyzer"
-    # faster-whisper: speech chunks decoded at once (BatchedInferencePipeline); 0 decodes window after window.
-    batch_size: int = 4
+    # faster-whisper: stretches of speech decoded at once by each stream (BatchedInferencePipeline, see
+    # DecodeOptions); None: the device's (1 on CPU, 8 on a GPU); 0 decodes window after window.
+    batch_size: int | None = None
     device: str = "auto"
     # CPU threads for a job's recognition and speakers; 0: every core for a worker of its own (`dit worker`),
     # one fewer for the worker inside the web process, so that the pages stay quick (`recognition_threads`).
@@ -229,7 +230,7 @@ class Settings:
             engine=env.get("DIT_ENGINE") or DEFAULT_ENGINE,
             model=env.get("DIT_MODEL") or DEFAULT_MODEL,
             speaker_encoder=env.get("DIT_SPEAKER_ENCODER") or "resemblyzer",
-            batch_size=_int(env, "DIT_BATCH_SIZE", 4),
+            batch_size=_int(env, "DIT_BATCH_SIZE", None),
             worker_threads=_int(env, "DIT_WORKER_THREADS", 0),
             device=env.get("DIT_DEVICE") or "auto",
             max_upload_bytes=_int(env, "DIT_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),

@@ -72,12 +72,14 @@ WINDOW = 28.0
 
 
 def speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
-    """Where Silero VAD (as faster-whisper ships it) hears speech, in seconds, each region at most
+    """Where Silero VAD (as faster-whisper ships it: transcription/vad.py) hears speech, in seconds, each region at most
     `WINDOW` long. One pass serves both the first recognition and the check of what it covered."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
+    from faster_whisper.vad import VadOptions
+
+    from transcription.vad import speech_timestamps
 
     options = VadOptions(min_silence_duration_ms=300, max_speech_duration_s=WINDOW)
-    return [(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in get_speech_timestamps(audio, options)]
+    return [(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in speech_timestamps(audio, options)]
 
 
 def windows(spans: list[tuple[float, float]], limit: float = WINDOW) -> list[tuple[float, float]]:

@@ -13,9 +13,11 @@ Both engines decode with the same settings, chosen for long, conversational reco
 
 faster-whisper decodes stretches of the recording in batches (`BatchedInferencePipeline`, `batch_size` at
 a time): a stretch runs from one VAD speech region to a later one, pauses kept, at most 28 s
-(`coverage.windows`), and the same VAD pass serves the coverage check. On 2 cores that is about 1.6 times
-as fast as one window after another, and each stretch is decoded afresh, so a long turn cannot swallow
-the short answer after it. `DecodeOptions(batch_size=0)` keeps the sequential path.
+(`coverage.windows`), and the same VAD pass serves the coverage check. Each stretch is decoded afresh, so
+a long turn cannot swallow the short answer after it. On CPU a block's stretches are shared between two
+streams decoding side by side (`DecodeOptions.streams`), each with its share of the threads: on 2 cores
+a ten-minute block takes 16 s, against 20 s for one stream with both threads and 30 s one window after
+another. `DecodeOptions(batch_size=0)` keeps the sequential path.
 
 A recording is read ten minutes at a time (`transcription.blocks`), each block cut in a pause and
 transcribed as a recording of its own (the language found in the first is kept for the rest), so that
@@ -30,8 +32,10 @@ Each engine's libraries are imported when it is built: torch alone takes seconds
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -60,6 +64,9 @@ DEFAULT_MODEL = "tiny.en"
 BEAM_SIZE = 5
 # Whisper's mel frames: faster-whisper gives a batched segment's chunk start in these.
 FRAMES_PER_SECOND = 100
+# Stretches a stream decodes at once: on CPU one (two streams of one beat one stream of four, in less memory);
+# a GPU wants larger batches.
+BATCH_SIZES = {"cpu": 1, "cuda": 8}
 # The share of progress the first pass reports; the coverage pass takes the rest.
 FIRST_PASS = 0.9
 
@@ -67,8 +74,12 @@ FIRST_PASS = 0.9
 @dataclass(frozen=True)
 class DecodeOptions:
     beam_size: int = BEAM_SIZE
-    # faster-whisper: speech regions decoded at once by BatchedInferencePipeline; 0: one window after another.
-    batch_size: int = 4
+    # faster-whisper: stretches decoded at once by BatchedInferencePipeline, per stream; None: the device's
+    # (`BATCH_SIZES`); 0: one window after another.
+    batch_size: int | None = None
+    # faster-whisper on CPU: runs of stretches decoded side by side, each with an even share of the threads
+    # (no more streams than threads).
+    streams: int = 2
     # Speech the words leave uncovered, recognised again or marked inaudible; None leaves it.
     coverage: CoverageOptions | None = field(default_factory=CoverageOptions)
     # How much of the recording is read and transcribed at once (transcription/blocks.py).
@@ -211,15 +222,23 @@ class FasterWhisperEngine:
             model = str(bundled_model_dir())
         elif (assembled := split_model_dir(model, models_dir)) is not None:
             model = str(assembled)
+        # On CPU the batched stretches are decoded side by side, one CTranslate2 worker (one call at a time)
+        # per stream, each with its share of the threads: one thread to a call keeps its core busy, where two
+        # threads to one call keep 1.6 cores busy (measured: a ten-minute block took 16 s rather than 20 on 2
+        # cores, in less memory with a batch of 1 per stream than one stream's batch of 4).
+        cores = threads or os.cpu_count() or 1
+        self.batch_size = BATCH_SIZES.get(device, 1) if options.batch_size is None else options.batch_size
+        streams = min(options.streams, cores) if device == "cpu" and self.batch_size > 0 else 1
         self.model = WhisperModel(
             model,
             device=device,
             compute_type="float16" if device == "cuda" else "int8",
             download_root=None if models_dir is None else str(models_dir),
-            cpu_threads=threads or 0,
+            cpu_threads=max(1, cores // streams) if threads or streams > 1 else 0,
+            num_workers=streams,
         )
         self.options = options
-        self.batched = BatchedInferencePipeline(self.model) if options.batch_size > 0 else None
+        self.pipelines = [BatchedInferencePipeline(self.model) for _ in range(streams)] if self.batch_size > 0 else []
 
     def transcribe(self, audio_path: str | Path, progress: ProgressCallback | None = None) -> Transcript:
         return by_blocks(self, audio_path, progress)
@@ -227,46 +246,78 @@ class FasterWhisperEngine:
     def transcribe_audio(self, audio: np.ndarray, language: str | None,
                          progress: ProgressCallback | None = None) -> tuple[list[Segment], str]:
         """16 kHz mono samples transcribed (`language` None: detected), timed from their start."""
-        common = {"beam_size": self.options.beam_size, "word_timestamps": True, "condition_on_previous_text": False,
-                  "language": language}
-        speech = None
-        if self.batched is not None:
-            # One VAD pass, for the stretches decoded here and for the coverage pass after.
-            speech = speech_regions(audio)
-            stretches = windows(speech)
-            # Without timestamp tokens: with them, batched decoding drops the ends of chunks (4% of a
-            # dialogue's words, measured). A segment is then a whole chunk of up to 30 s, cut into lines below.
-            segments, info = self.batched.transcribe(
-                audio, batch_size=self.options.batch_size, without_timestamps=True, vad_filter=False,
-                # Without speech, one empty clip: faster-whisper, given no clip, would decode the whole recording.
-                clip_timestamps=[{"start": s, "end": e} for s, e in stretches] or [{"start": 0.0, "end": 0.0}],
-                **common)
-        else:
-            segments, info = self.model.transcribe(audio, vad_filter=True, **common)
-        first_pass = _scaled(progress, FIRST_PASS)
-        result = []
-        # `segments` is a generator: decoding happens as it is consumed, which is what progress follows.
-        for segment in segments:
-            result.extend(_lines(segment))
-            if first_pass:
-                first_pass(min(segment.end / max(info.duration, 1e-9), 1.0))
-
-        result = _covered(audio, result, lambda regions: self.recognise_regions(audio, regions, info.language),
+        if not self.pipelines:
+            segments, info = self.model.transcribe(audio, vad_filter=True, beam_size=self.options.beam_size,
+                                                   word_timestamps=True, condition_on_previous_text=False,
+                                                   language=language)
+            first_pass = _scaled(progress, FIRST_PASS)
+            result = []
+            # `segments` is a generator: decoding happens as it is consumed, which is what progress follows.
+            for segment in segments:
+                result.extend(_lines(segment))
+                if first_pass:
+                    first_pass(min(segment.end / max(info.duration, 1e-9), 1.0))
+            return _covered(audio, result, lambda regions: self.recognise_regions(audio, regions, info.language),
+                            self.options, progress), info.language
+        # One VAD pass, for the stretches decoded here and for the coverage pass after.
+        speech = speech_regions(audio)
+        stretches = windows(speech)
+        language = language or self._language(audio, stretches)
+        # A segment is a whole stretch of up to 28 s (decoded without timestamp tokens: with them, batched
+        # decoding drops the ends of chunks, 4% of a dialogue's words, measured), cut into lines here.
+        result = [line for segment in self._decode(audio, stretches, language, _scaled(progress, FIRST_PASS))
+                  for line in _lines(segment)]
+        result = _covered(audio, result, lambda regions: self.recognise_regions(audio, regions, language),
                           self.options, progress, speech)
-        return result, info.language
+        return result, language
+
+    def _language(self, audio: np.ndarray, stretches: list[tuple[float, float]]) -> str | None:
+        """The language spoken in the first stretch of speech (None without speech: the next block decides)."""
+        if not self.model.model.is_multilingual:
+            return "en"
+        if not stretches:
+            return None
+        start, end = stretches[0]
+        return self.model.detect_language(audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)])[0]
+
+    def _decode(self, audio: np.ndarray, clips: list[tuple[float, float]], language: str | None,
+                progress: ProgressCallback | None = None) -> list:
+        """faster-whisper's segments for `clips` ((start, end) seconds of `audio`, each decoded whole), in
+        order: the clips shared out in runs of about equal length between the streams, each run decoded
+        in batches on a thread of its own."""
+        runs = _shares(clips, len(self.pipelines))
+        total, done, lock = sum(end - start for start, end in clips), [0.0], threading.Lock()
+
+        def decode(pipeline, run: list[tuple[float, float]]) -> list:
+            segments, _ = pipeline.transcribe(
+                audio, clip_timestamps=[{"start": s, "end": e} for s, e in run], batch_size=self.batch_size,
+                beam_size=self.options.beam_size, word_timestamps=True, without_timestamps=True, vad_filter=False,
+                condition_on_previous_text=False, language=language)
+            found = []
+            # A generator: decoding happens as it is consumed, which is what progress follows. Reports are
+            # made one at a time (a report may be a message down a pipe).
+            for segment in segments:
+                found.append(segment)
+                if progress:
+                    with lock:
+                        done[0] += segment.end - segment.start
+                        progress(min(done[0] / max(total, 1e-9), 1.0))
+            return found
+
+        if len(runs) <= 1:
+            return decode(self.pipelines[0], runs[0]) if runs else []
+        with ThreadPoolExecutor(len(runs), "dit-decode") as pool:
+            return [segment for found in pool.map(decode, self.pipelines, runs) for segment in found]
 
     def recognise_regions(self, audio: np.ndarray, regions: list[tuple[float, float]],
                           language: str) -> list[list[Segment]]:
         """Stretches of speech recognised each alone (no VAD: they are speech), timed on the recording;
-        batched like the first pass (each region its own chunk, a long one cut into windows Whisper
+        batched like the first pass (each region its own clip, a long one cut into windows Whisper
         decodes whole), else one after another."""
-        if self.batched is None:
+        if not self.pipelines:
             return one_at_a_time(audio, lambda clip: self.recognise_clip(clip, language))(regions)
         pieces = [(index, piece) for index, region in enumerate(regions) for piece in windows([region])]
-        found, _ = self.batched.transcribe(audio, clip_timestamps=[{"start": s, "end": e} for _, (s, e) in pieces],
-                                           batch_size=self.options.batch_size, beam_size=self.options.beam_size,
-                                           word_timestamps=True, without_timestamps=True, language=language,
-                                           condition_on_previous_text=False, vad_filter=False)
+        found = self._decode(audio, [piece for _, piece in pieces], language)
         # faster-whisper marks each segment with the start of its chunk (`seek`), reckoned as here.
         region_at = {_seek(start): index for index, (start, _) in pieces}
         by_region: list[list[Segment]] = [[] for _ in regions]
@@ -285,6 +336,19 @@ def _seek(start: float) -> int:
     """The chunk start faster-whisper's batched pipeline gives the segments of a clip that starts at `start`
     seconds: the start in samples, then in Whisper's mel frames of 10 ms."""
     return int(int(start * SAMPLE_RATE) / SAMPLE_RATE * FRAMES_PER_SECOND)
+
+
+def _shares(clips: list[tuple[float, float]], count: int) -> list[list[tuple[float, float]]]:
+    """`clips` in at most `count` consecutive runs of about equal total length (none empty)."""
+    total = sum(end - start for start, end in clips)
+    runs: list[list[tuple[float, float]]] = [[]]
+    done = 0.0
+    for clip in clips:
+        if runs[-1] and len(runs) < count and done >= total * len(runs) / count:
+            runs.append([])
+        runs[-1].append(clip)
+        done += clip[1] - clip[0]
+    return runs if clips else []
 
 
 def _pieces(speech: list[dict], limit: int) -> list[list[dict]]:
@@ -365,9 +429,11 @@ class OpenAIWhisperEngine:
         """16 kHz mono samples transcribed (`language` None: detected), timed from their start."""
         import whisper
         from faster_whisper.transcribe import restore_speech_timestamps
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
+        from faster_whisper.vad import VadOptions
 
-        speech = get_speech_timestamps(audio, VadOptions(max_speech_duration_s=whisper.audio.CHUNK_LENGTH))
+        from transcription.vad import speech_timestamps
+
+        speech = speech_timestamps(audio, VadOptions(max_speech_duration_s=whisper.audio.CHUNK_LENGTH))
         language = language or (None if self.model.is_multilingual else "en")
         first_pass = _scaled(progress, FIRST_PASS)
         result = []

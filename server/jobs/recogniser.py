@@ -194,9 +194,9 @@ def _recognise(request: Request, engines: dict, progress):
         key = (request.engine, request.model, settings.device, settings.models_dir, settings.batch_size,
                request.threads)
         if key not in engines:
+            batch = None if settings.batch_size is None else max(settings.batch_size, 0)
             engines[key] = load_engine(request.engine, request.model, device=settings.device,
-                                       models_dir=settings.models_dir,
-                                       options=DecodeOptions(batch_size=max(settings.batch_size, 0)),
+                                       models_dir=settings.models_dir, options=DecodeOptions(batch_size=batch),
                                        threads=request.threads)
         # Who speaks when needs the audio and not the words: it is worked out on another thread while the
         # words are, so that a second core is not left idle (recognition alone keeps about one busy).

@@ -18,7 +18,7 @@ from speechfixtures.recorded import JFK_TEXT
 from speechfixtures.scoring import wer
 from tests.transcription.conftest import ffmpeg
 from transcription import transcribe_file
-from transcription.engines import DecodeOptions, load_engine
+from transcription.engines import DecodeOptions, _shares, load_engine
 from transcription.media import MediaError
 from transcription.split_models import SPLIT_MODELS, package_data
 from transcription.transcript import Transcript
@@ -100,6 +100,35 @@ def test_speech_after_long_pauses_keeps_its_place_in_time(request, engine, pause
     assert starts == [pytest.approx(3.0, abs=1.0), pytest.approx(3 + 11 + 6, abs=1.0)]
     assert wer(reference, text_of(transcript)) < 0.2
     assert_well_timed(transcript)
+
+
+def test_two_streams_decode_what_one_stream_does(faster_whisper, pauses):
+    """On CPU a block's stretches are shared between two streams decoding side by side: the same lines as
+    one stream, progress still in order."""
+    if len(faster_whisper.pipelines) < 2:
+        pytest.skip("one core: one stream")
+    one = load_engine("faster-whisper", "tiny.en", device="cpu", options=DecodeOptions(streams=1))
+    assert len(one.pipelines) == 1
+    path, reference = pauses
+    progress = []
+    two = faster_whisper.transcribe(path, progress.append)
+    alone = one.transcribe(path)
+    assert [s.text for s in two.segments] == [s.text for s in alone.segments]
+    assert all(abs(a.start - b.start) <= 0.1 and abs(a.end - b.end) <= 0.1
+               for a, b in zip(two.segments, alone.segments, strict=True))
+    assert progress == sorted(progress) and progress[-1] == 1.0 and len(progress) > 2
+    assert wer(reference, text_of(two)) < 0.2
+
+
+def test_stretches_are_shared_in_runs_of_about_equal_length():
+    clips = [(0.0, 10.0), (12.0, 14.0), (15.0, 25.0), (30.0, 31.0), (40.0, 50.0)]
+    assert _shares(clips, 2) == [clips[:3], clips[3:]]
+    assert _shares(clips, 1) == [clips]
+    assert _shares(clips[:1], 2) == [clips[:1]]
+    assert _shares([], 2) == []
+    for count in range(1, 7):
+        runs = _shares(clips, count)
+        assert [clip for run in runs for clip in run] == clips and all(runs) and len(runs) <= count
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,16 @@ from transcription.media import SAMPLE_RATE
 def speech_regions(audio: np.ndarray, options: SpeechRegionOptions = SpeechRegionOptions()
                    ) -> list[tuple[float, float]]:
     """Where there is speech, as (start, end) seconds, by the Silero VAD that faster-whisper ships
-    (an ONNX model run by onnxruntime: no torch here)."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
+    (an ONNX model run by onnxruntime: no torch here; transcription/vad.py)."""
+    from faster_whisper.vad import VadOptions
+
+    from transcription.vad import speech_timestamps
 
     if len(audio) == 0:
         return []
     vad = VadOptions(min_silence_duration_ms=int(options.min_silence_s * 1000), speech_pad_ms=int(options.pad_s * 1000),
                      min_speech_duration_ms=int(options.min_speech_s * 1000))
-    found = get_speech_timestamps(np.ascontiguousarray(audio, dtype=np.float32), vad)
+    found = speech_timestamps(np.ascontiguousarray(audio, dtype=np.float32), vad)
     return [(region["start"] / SAMPLE_RATE, region["end"] / SAMPLE_RATE) for region in found]
 
 
