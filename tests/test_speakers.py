@@ -90,6 +90,25 @@ async def test_speakers_are_labelled_corrected_and_kept_across_retranscription(p
                                             json={"start": 0, "end": end, "speaker": "therapist"})
     assert given.status_code == 200 and given.json()["segments"][0]["speaker"] == "therapist"
 
+    # A line split by a person, then its second half given to the other speaker: transcribed again, the
+    # corrections are made in that order, so the split is made and the half keeps its speaker.
+    line = max(given.json()["segments"], key=lambda s: len(s["words"]))
+    split = await trainee.post(f"/api/recordings/{rid}/transcript/edits",
+                               json={"kind": "split", "start": line["start"], "end": line["end"], "word": 2})
+    assert split.status_code == 200
+    head, tail = next((a, b) for a, b in zip(split.json()["segments"], split.json()["segments"][1:])
+                      if a["start"] == line["start"])
+    other = {"therapist": "patient", "patient": "therapist"}[tail["speaker"]]
+    assert (await people["supervisor"].post(f"/api/recordings/{rid}/speakers", json={
+        "start": tail["start"], "end": tail["end"], "speaker": other})).status_code == 200
+    await queue_transcription(await Recording.get(id=rid), settings)
+    await run_queued_jobs(settings)
+    again = (await trainee.get(f"/api/recordings/{rid}/transcript")).json()["segments"]
+    assert [(s["text"], s["speaker"]) for s in again if head["start"] <= s["start"] < tail["end"]] == [
+        (head["text"], head["speaker"]), (tail["text"], other)]
+    edits = (await trainee.get(f"/api/recordings/{rid}/transcript/edits")).json()["edits"]
+    assert [(e["kind"], e["made"]) for e in edits] == [("split", True)]
+
 
 @pytest.mark.slow
 async def test_a_short_recording_is_flagged_on_the_page_and_the_queue(people, settings, media_files, app):

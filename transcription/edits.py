@@ -203,13 +203,31 @@ def apply_edit(transcript: Transcript, edit: LineEdit) -> Transcript:
 def apply_edits(transcript: Transcript, edits: Iterable[LineEdit | dict]) -> tuple[Transcript, list[bool]]:
     """The edits made in order, as after a new transcription: one that no longer finds its line is
     left out. The transcript, and for each edit whether it was made."""
-    made = []
-    for edit in edits:
-        if isinstance(edit, dict):
-            edit = LineEdit.from_dict(edit)
+    return replay(transcript, list(edits))
+
+
+def replay(transcript: Transcript, edits: Sequence[LineEdit | dict],
+           speaker_corrections: Sequence[dict] = ()) -> tuple[Transcript, list[bool]]:
+    """People's corrections made again on a new transcription, in the order they were made (by their
+    `at`): the edits of the text, and the corrections of who spoke a stretch (`CorrectionKind.SPEAKER`,
+    as stored; swaps of roles are made with the roles). In that order because each finds its lines where
+    the one before left them: a line split by a person and then half given to the patient comes back
+    split, not refused because a change of speaker split it first. The transcript, and for each edit
+    whether it was made."""
+    from transcription.roles.corrections import CorrectionKind, apply_corrections
+
+    edits = [LineEdit.from_dict(e) if isinstance(e, dict) else e for e in edits]
+    steps = [(edit.at, k, edit) for k, edit in enumerate(edits)]
+    steps += [(c.get("at") or "", len(edits) + k, c) for k, c in enumerate(speaker_corrections)
+              if c.get("kind") == CorrectionKind.SPEAKER.value]
+    made = [False] * len(edits)
+    for _, k, step in sorted(steps, key=lambda s: s[:2]):
+        if isinstance(step, dict):
+            transcript = apply_corrections(transcript, [step])
+            continue
         try:
-            transcript = apply_edit(transcript, edit)
-            made.append(True)
+            transcript = apply_edit(transcript, step)
+            made[k] = True
         except EditRefused:
-            made.append(False)
+            pass
     return transcript, made

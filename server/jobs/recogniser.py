@@ -227,11 +227,14 @@ def _find_voices(request: Request, files, engines: dict):
 def _label_speakers(request: Request, transcript, voices: Future):
     """Who is speaking, line by line. A transcript without speakers is still worth having, so a failure
     here is reported with the transcript rather than failing the job."""
-    from transcription.roles import label_voices
+    from transcription.roles import CorrectionKind, label_voices
 
+    # Only the swaps of roles: who spoke a stretch is set again when the transcript is saved, in time order
+    # with the corrections of its text (server/services/transcript_edits.py).
+    swaps = [c for c in request.recording.speaker_corrections if c["kind"] == CorrectionKind.THERAPIST_AT.value]
     try:
         labelling = label_voices(transcript, voices.result(), therapist_voiceprint=request.voiceprint,
-                                 corrections=request.recording.speaker_corrections)
+                                 corrections=swaps)
     except Exception as exc:
         log.warning("recording %d: speakers not labelled (%s)", request.recording.id, type(exc).__name__)
         return transcript, {"flag": "Who is speaking could not be worked out for this recording."}

@@ -12,7 +12,7 @@ from server.config import Settings
 from server.errors import Conflict, Invalid
 from server.models import Recording, Transcript, User
 from server.services.transcripts import opened, opened_edits, save_changed, sealed_edits
-from transcription.edits import STALE, EditKind, EditRefused, LineEdit, apply_edit, apply_edits
+from transcription.edits import STALE, EditKind, EditRefused, LineEdit, apply_edit, replay
 from transcription.transcript import Transcript as TranscriptData
 
 
@@ -74,10 +74,11 @@ async def save_edit(settings: Settings, recording: Recording, row: Transcript, b
 
 def carried_over(settings: Settings, recording: Recording, previous: Transcript | None,
                  transcript: TranscriptData) -> tuple[TranscriptData, dict]:
-    """A new transcription with the previous one's edits made again where their lines still are, and
-    the edits to keep with it (each saying whether it was made this time)."""
+    """A new transcription with people's corrections made again where their lines still are: the previous
+    transcription's edits of the text and the recording's corrections of who spoke a stretch, in the order
+    they were made. Also the edits to keep with it (each saying whether it was made this time)."""
     edits = [] if previous is None else opened_edits(settings, recording, previous)
-    transcript, made = apply_edits(transcript, edits)
+    transcript, made = replay(transcript, edits, recording.speaker_corrections)
     return transcript, sealed_edits(settings, recording, [{**e, "made": m} for e, m in zip(edits, made, strict=True)])
 
 

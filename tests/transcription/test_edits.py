@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
-from transcription.edits import EditKind, EditRefused, LineEdit, apply_edit, apply_edits, retime
-from transcription.roles import apply_corrections, set_speaker
+from transcription.edits import EditKind, EditRefused, LineEdit, apply_edit, apply_edits, replay, retime
+from transcription.roles import Correction, apply_corrections, set_speaker
 from transcription.transcript import Segment, Transcript, Word, line_map
 
 WHEN = "2026-12-03T10:00:00+00:00"
@@ -133,3 +133,48 @@ def test_a_line_split_by_speaker_and_given_back_is_one_line_again():
     # Lines the recogniser made separately stay separate when they have one speaker.
     both = apply_corrections(before, [set_speaker(before.segments[1].start, before.segments[1].end, "therapist")])
     assert len(both.segments) == 4
+
+
+def stored(correction, at: str) -> dict:
+    """A correction of speakers as the service keeps it."""
+    return {**correction.to_dict(), "by": "supervisor", "at": at}
+
+
+def test_corrections_of_text_and_of_speakers_are_made_again_in_the_order_they_were_made():
+    """A line split by a person and then half given to the patient comes back as the person left it,
+    whichever of the two a new transcription's replay would otherwise have made first."""
+    before = session()
+    seg = before.segments[3]
+    split = LineEdit(EditKind.SPLIT, seg.start, seg.end, "supervisor", "2026-12-03T10:00:00+00:00",
+                     split_at=seg.words[3].start)
+    given = stored(set_speaker(seg.words[3].start, seg.end, "patient"), "2026-12-03T10:05:00+00:00")
+    again, made = replay(before, [split], [given])
+    assert made == [True]
+    assert [(s.text, s.speaker) for s in again.segments[3:]] == [("And here, with", "therapist"),
+                                                                 ("me, do you feel listened to?", "patient")]
+    # The person's split, not the change of speaker, divides the line: giving the words back keeps it.
+    assert not again.segments[3].joins_next
+    back, _ = replay(again, [], [stored(set_speaker(seg.words[3].start, seg.end, "therapist"),
+                                        "2026-12-03T10:09:00+00:00")])
+    assert len(back.segments) == 5
+    # Made in the other order, speakers first, the split finds its line already divided and is refused.
+    _, made = apply_edits(apply_corrections(before, [Correction.from_dict(given)]), [split])
+    assert made == [False]
+
+
+def test_a_merge_made_before_a_change_of_speaker_is_made_before_it():
+    before = session()
+    first, second = before.segments[2], before.segments[3]
+    merge = LineEdit(EditKind.MERGE, first.start, second.end, "supervisor", "2026-12-03T10:00:00+00:00")
+    given = stored(set_speaker(second.words[5].start, second.end, "patient"), "2026-12-03T10:05:00+00:00")
+    again, made = replay(before, [merge], [given])
+    assert made == [True]
+    assert [(s.text, s.speaker) for s in again.segments[2:]] == [
+        ("You said she never listened. And here, with me, do", "therapist"), ("you feel listened to?", "patient")]
+    # Speakers first, the lines to merge have two speakers by then.
+    assert replay(before, [dataclasses.replace(merge, at="2026-12-03T10:09:00+00:00")], [given])[1] == [False]
+    # Corrections kept before they carried a time come first.
+    assert replay(before, [merge], [{k: v for k, v in given.items() if k != "at"}])[1] == [False]
+    # A swap of roles is made with the roles, not here.
+    swap = {"kind": "therapist_at", "start": 6.0, "by": "supervisor", "at": "2026-12-03T10:01:00+00:00"}
+    assert replay(before, [], [swap])[0] == before
