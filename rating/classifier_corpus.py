@@ -125,14 +125,16 @@ def training_data_hash(examples: Iterable[Example]) -> str:
 
 
 def mismatched_ipaf_negatives(examples: Sequence[Example]) -> list[Example]:
-    """Each IPAF reference that echoes its own case's IPAF, paired with another case's IPAF it does not
-    echo at all, as a negative of both labels. Without these the wording alone ("It sounds like...",
-    "That's the pattern") predicts the labels on the seed corpus, and a model could score well there
-    while ignoring the IPAF it is given."""
+    """Each IPAF reference, paired with another case's IPAF it does not echo at all, as a negative of both
+    labels. Without these the wording alone ("It sounds like...", "That's the pattern") predicts the labels
+    on the seed corpus, and a model could score well there while ignoring the IPAF it is given. References
+    that put the focus in other words than the IPAF's are paired too: pairing only those that echo it left
+    the meaning features free to score a paraphrase high against any IPAF of like feelings (held-out
+    scores the same either way, measured)."""
     ipafs = dict(sorted({example.case_id: example.ipaf for example in examples}.items()))
     negatives = []
     for position, example in enumerate(examples):
-        if not example.ipaf_reference or not echoes(example.utterance, _parts(example.ipaf)):
+        if not example.ipaf_reference:
             continue
         others = [ipaf for case_id, ipaf in ipafs.items()
                   if case_id != example.case_id and not echoes(example.utterance, _parts(ipaf))]

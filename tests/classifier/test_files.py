@@ -35,7 +35,7 @@ def test_a_saved_model_loads_with_its_hash_and_metrics(seed_model, seed_examples
     sidecar = read_sidecar(path)
     assert sidecar["training_data_sha256"] == training_data_hash(seed_examples)
     assert sidecar["n_examples"] == len(seed_examples)
-    assert sidecar["n_cases"] == 20
+    assert sidecar["n_cases"] == 22
     # The sentence encoder's weights (90 MB) are not in the model file: it names the encoder, loaded apart.
     assert path.stat().st_size < 5_000_000
     assert sidecar["metrics"] == [dict(row) for row in seed_model.metrics]
@@ -155,7 +155,7 @@ def test_train_command_adds_the_supervisors_judgements(seed_examples, tmp_path):
     ]
     sidecar = train_command(tmp_path, judgements)
     assert sidecar["n_examples"] == len(seed_examples) + len(judgements)
-    assert sidecar["n_cases"] == 21
+    assert sidecar["n_cases"] == 23
     assert sidecar["training_data_sha256"] == training_data_hash([*seed_examples, *judgements])
     assert sidecar["training_data_sha256"] != training_data_hash(seed_examples)
     assert sidecar["good"] is True

@@ -48,8 +48,6 @@ def test_an_unseen_case_scores_its_ipaf_echoes_above_generic_talk(seed_model, ip
     assert np.max(scores[len(echoes) :]) < 0.5
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: since training added the recogniser-like copies and the new "
-                   "seed cases, this sentence ranks as described here no longer; the held-out cases meet the targets")
 def test_the_same_words_do_not_refer_to_another_cases_ipaf(seed_model):
     """The model reads the utterance against the IPAF it is given, not its wording alone."""
     own = probabilities(seed_model, AFTERTHOUGHT_ECHOES, AFTERTHOUGHT)["ipaf_reference"]
@@ -66,8 +64,6 @@ def test_a_relationship_remark_is_a_link_only_when_tied_to_the_ipaf(seed_model):
     assert annoyed["ipaf_reference"][0] < 0.5
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: since training added the recogniser-like copies and the new "
-                   "seed cases, this sentence ranks as described here no longer; the held-out cases meet the targets")
 def test_an_ipaf_reference_about_someone_else_is_not_a_link(seed_model):
     scores = probabilities(seed_model, AFTERTHOUGHT_ECHOES, AFTERTHOUGHT)
     assert np.all(scores["transference_link"] < 0.5)

@@ -73,8 +73,6 @@ def test_a_middle_phase_session_with_the_ipaf_as_its_spine_and_a_link_is_on_mode
     assert verdict["off_model_markers"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: one reference about someone else now scores as a link "
-                   "(0.55), so the session counts one link and is called on-model")
 def test_a_middle_phase_session_without_a_link_is_drifting(seed_model):
     verdict = classify(seed_model, interleave(AFTERTHOUGHT_ECHOES, PROMPTS * 4, 3), Phase.MIDDLE)
     assert verdict["verdict"] == DRIFTING
