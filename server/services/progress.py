@@ -9,7 +9,7 @@ from server import access
 from server.clock import now
 from server.errors import Conflict, Invalid, NotFound
 from server.models import Case, Recording, Role, SupervisionLog, TherapySession, TrainingRecord, User
-from server.services.ratings import official_rating
+from server.services.ratings import official_ratings
 
 
 async def trainee_progress(trainee: User, settings, today: date | None = None) -> dict:
@@ -22,8 +22,10 @@ async def trainee_progress(trainee: User, settings, today: date | None = None) -
         # Every attempt at a session counts, not only the current recording: replacing a rated tape makes a
         # new attempt and leaves the rated one's result standing. A session passed once stays passed.
         results: dict[int, TapeResult] = {}
-        for recording in await Recording.filter(session__case=case).select_related("session").order_by("created_at"):
-            official = await official_rating(recording)
+        recordings = await Recording.filter(session__case=case).select_related("session").order_by("created_at")
+        officials = await official_ratings(r.id for r in recordings)
+        for recording in recordings:
+            official = officials.get(recording.id)
             if official is None:
                 continue
             number = recording.session.number

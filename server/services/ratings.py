@@ -8,6 +8,9 @@ rating) once a course lead releases it.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+
 from tortoise.transactions import in_transaction
 
 from rating.scale import Scale
@@ -16,7 +19,17 @@ from server import access
 from server.clock import now
 from server.config import Settings
 from server.errors import Conflict, Invalid, NotFound, Unprocessable
-from server.models import NotificationKind, Rating, RatingAction, RatingEvent, RatingKind, RatingStatus, Recording, User
+from server.models import (
+    Assignment,
+    NotificationKind,
+    Rating,
+    RatingAction,
+    RatingEvent,
+    RatingKind,
+    RatingStatus,
+    Recording,
+    User,
+)
 from server.services import notifications
 from server.services.assignments import assigned_ids
 from server.services.transcripts import segment_count
@@ -36,15 +49,30 @@ async def all_submitted(recording: Recording) -> bool:
 
 async def official_rating(recording: Recording) -> Rating | None:
     """The tape's result: the submitted consensus, or the one submitted rating of a single-rated tape."""
-    consensus = await Rating.get_or_none(
-        recording=recording, kind=RatingKind.CONSENSUS, status=RatingStatus.SUBMITTED
-    ).select_related("rater")
-    if consensus is not None:
-        return consensus
-    submitted = [r for r in await individual_ratings(recording) if r.status == RatingStatus.SUBMITTED]
-    if len(submitted) == 1 and len(await assigned_ids(recording)) == 1:
-        return submitted[0]
-    return None
+    return (await official_ratings([recording.id])).get(recording.id)
+
+
+async def official_ratings(recording_ids: Iterable[int]) -> dict[int, Rating]:
+    """`official_rating` of each of many tapes that has one, by recording, in two queries whatever their number."""
+    ids = list(recording_ids)
+    if not ids:
+        return {}
+    raters: dict[int, set[int]] = defaultdict(set)
+    for recording_id, supervisor_id in await Assignment.filter(recording_id__in=ids).values_list(
+            "recording_id", "supervisor_id"):
+        raters[recording_id].add(supervisor_id)
+    official: dict[int, Rating] = {}
+    individual: dict[int, list[Rating]] = defaultdict(list)
+    for rating in await Rating.filter(recording_id__in=ids, status=RatingStatus.SUBMITTED).select_related(
+            "rater").order_by("id"):
+        if rating.kind == RatingKind.CONSENSUS:
+            official[rating.recording_id] = rating
+        else:
+            individual[rating.recording_id].append(rating)
+    for recording_id, submitted in individual.items():
+        if recording_id not in official and len(submitted) == 1 and len(raters[recording_id]) == 1:
+            official[recording_id] = submitted[0]
+    return official
 
 
 def rating_json(rating: Rating, scale: Scale, *, rater_label: str | None = None) -> dict:

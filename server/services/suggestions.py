@@ -36,7 +36,7 @@ from server.models import (
     SuggestedVerdict,
     User,
 )
-from server.services.ratings import official_rating
+from server.services.ratings import official_ratings
 from server.services.transcripts import transcript_dict
 
 
@@ -95,18 +95,18 @@ async def verdict_agreement() -> dict:
     IPAF and transference items (`rating.verdict_agreement`); with the counts of rated tapes left out, and why."""
     pairs, rated, unsuggested, unscored = [], 0, 0, 0
     suggested = {row.recording_id: row for row in await SuggestedVerdict.all()}
-    for recording in await _rated_recordings():
-        official = await official_rating(recording)
-        if official is None:
-            continue
+    rated_ids = await Rating.filter(status=RatingStatus.SUBMITTED).distinct().values_list("recording_id", flat=True)
+    officials = await official_ratings(rated_ids)
+    for recording_id in sorted(officials):
+        official = officials[recording_id]
         rated += 1
         verdict = official_verdict(official.phase, official.scores)
-        if recording.id not in suggested:
+        if recording_id not in suggested:
             unsuggested += 1
         elif verdict is None:
             unscored += 1
         else:
-            pairs.append({"recording": recording.id, "suggested": suggested[recording.id].verdict, "official": verdict})
+            pairs.append({"recording": recording_id, "suggested": suggested[recording_id].verdict, "official": verdict})
     frame = pd.DataFrame(pairs, columns=["recording", "suggested", "official"])
     table = verdict_table(frame)
     agreeing = share_agreeing(frame)
