@@ -46,10 +46,9 @@ from transcription.split_models import split_model_dir
 
 MINIMUM_SECONDS = 300
 DIALOGUE_SECONDS = 150
-# (engine, model, decoding, faster-whisper batch size: 0 for one window after another); `base` only when the
-# `base` extra is installed.
 # (engine, model, decoding, batch size, streams): the default (two streams of one stretch), one stream of four
-# (the default until two streams were measured faster), one window after another, openai-whisper, and base.
+# (the default until two streams were measured faster), one window after another (batch size 0),
+# openai-whisper, and base (only when the `base` extra is installed).
 RUNS = [("faster-whisper", DEFAULT_MODEL, "batched 2x1", 1, 2), ("faster-whisper", DEFAULT_MODEL, "batched 1x4", 4, 1),
         ("faster-whisper", DEFAULT_MODEL, "sequential", 0, 1), ("openai-whisper", DEFAULT_MODEL, "-", 0, 1),
         ("faster-whisper", "base", "batched 2x1", 1, 2)]
