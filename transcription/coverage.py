@@ -76,10 +76,9 @@ def speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
     `WINDOW` long. One pass serves both the first recognition and the check of what it covered."""
     from faster_whisper.vad import VadOptions
 
-    from transcription.vad import speech_timestamps
+    from transcription.vad import speech_seconds
 
-    options = VadOptions(min_silence_duration_ms=300, max_speech_duration_s=WINDOW)
-    return [(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in speech_timestamps(audio, options)]
+    return speech_seconds(audio, VadOptions(min_silence_duration_ms=300, max_speech_duration_s=WINDOW))
 
 
 def windows(spans: list[tuple[float, float]], limit: float = WINDOW) -> list[tuple[float, float]]:

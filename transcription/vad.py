@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 from faster_whisper.vad import VadOptions, get_vad_model
 
-SAMPLE_RATE = 16_000
+from transcription.media import SAMPLE_RATE
+
 # Silero's window, and the samples of the window before it that the network sees with it.
 WINDOW = 512
 CONTEXT = 64
@@ -48,6 +49,11 @@ def speech_timestamps(audio: np.ndarray, options: VadOptions = VadOptions()) -> 
     """Speech in 16 kHz mono `audio` as [{"start": sample, "end": sample}], as
     `faster_whisper.vad.get_speech_timestamps` finds it."""
     return regions(speech_probabilities(audio), len(audio), options)
+
+
+def speech_seconds(audio: np.ndarray, options: VadOptions = VadOptions()) -> list[tuple[float, float]]:
+    """`speech_timestamps` as (start, end) seconds."""
+    return [(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in speech_timestamps(audio, options)]
 
 
 def regions(probabilities: np.ndarray, length: int, options: VadOptions = VadOptions()) -> list[dict]:

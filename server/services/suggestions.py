@@ -93,13 +93,11 @@ async def model_card(user: User, model: SuggestionModel) -> dict:
 async def verdict_agreement() -> dict:
     """The suggested session verdicts of rated tapes against their official results, read on the phase's
     IPAF and transference items (`rating.verdict_agreement`); with the counts of rated tapes left out, and why."""
-    pairs, rated, unsuggested, unscored = [], 0, 0, 0
+    pairs, unsuggested, unscored = [], 0, 0
     suggested = {row.recording_id: row for row in await SuggestedVerdict.all()}
-    rated_ids = await Rating.filter(status=RatingStatus.SUBMITTED).distinct().values_list("recording_id", flat=True)
-    officials = await official_ratings(rated_ids)
+    officials = await official_ratings(await _rated_ids())
     for recording_id in sorted(officials):
         official = officials[recording_id]
-        rated += 1
         verdict = official_verdict(official.phase, official.scores)
         if recording_id not in suggested:
             unsuggested += 1
@@ -114,7 +112,7 @@ async def verdict_agreement() -> dict:
         "verdicts": list(VERDICTS),
         "items": {phase.value: list(items) for phase, items in VERDICT_ITEMS.items()},
         "competent_score": COMPETENT_SCORE, "inappropriate_score": INAPPROPRIATE_SCORE,
-        "n_rated": rated, "n_compared": len(frame), "n_without_suggestion": unsuggested,
+        "n_rated": len(officials), "n_compared": len(frame), "n_without_suggestion": unsuggested,
         "n_without_item_scores": unscored,
         "table": [{"suggested": verdict, "official": {column: int(table.loc[verdict, column]) for column in VERDICTS}}
                   for verdict in VERDICTS],
@@ -124,10 +122,14 @@ async def verdict_agreement() -> dict:
     }
 
 
+async def _rated_ids() -> list[int]:
+    """The recordings with at least one submitted rating."""
+    return list(await Rating.filter(status=RatingStatus.SUBMITTED).distinct().values_list("recording_id", flat=True))
+
+
 async def _rated_recordings() -> list[Recording]:
     """The recordings with at least one submitted rating, oldest first, with their sessions."""
-    rated = await Rating.filter(status=RatingStatus.SUBMITTED).distinct().values_list("recording_id", flat=True)
-    return await Recording.filter(id__in=list(rated)).select_related("session").order_by("id")
+    return await Recording.filter(id__in=await _rated_ids()).select_related("session").order_by("id")
 
 
 def ipaf_json(ipaf: CaseIpaf) -> dict:

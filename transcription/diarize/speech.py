@@ -14,14 +14,13 @@ def speech_regions(audio: np.ndarray, options: SpeechRegionOptions = SpeechRegio
     (an ONNX model run by onnxruntime: no torch here; transcription/vad.py)."""
     from faster_whisper.vad import VadOptions
 
-    from transcription.vad import speech_timestamps
+    from transcription.vad import speech_seconds
 
     if len(audio) == 0:
         return []
     vad = VadOptions(min_silence_duration_ms=int(options.min_silence_s * 1000), speech_pad_ms=int(options.pad_s * 1000),
                      min_speech_duration_ms=int(options.min_speech_s * 1000))
-    found = speech_timestamps(np.ascontiguousarray(audio, dtype=np.float32), vad)
-    return [(region["start"] / SAMPLE_RATE, region["end"] / SAMPLE_RATE) for region in found]
+    return speech_seconds(np.ascontiguousarray(audio, dtype=np.float32), vad)
 
 
 def frame_levels(channels: np.ndarray, options: TurnOptions = TurnOptions()) -> np.ndarray:
