@@ -64,7 +64,7 @@ def dialogues(folder: Path) -> tuple[Path, str]:
         texts += [line.text for line in mono_dialogue(part, long_script(DIALOGUE_SECONDS, seed=seed))]
         parts.append(str(part))
     joined = folder / "dialogues.wav"
-    subprocess.run(["sox", *parts, str(joined)], check=True)
+    subprocess.run(["sox", "-D", *parts, str(joined)], check=True)
     return joined, " ".join(texts)
 
 

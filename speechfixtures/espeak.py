@@ -27,7 +27,9 @@ def speak(voice: str, text: str, path: Path, *effects: str) -> Path:
     with tempfile.TemporaryDirectory() as scratch:
         raw = Path(scratch) / "line.wav"
         subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
-        subprocess.run(["sox", str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(path), *effects],
+        # No dither (-D): sox dithers with a fresh random seed each run, and a fixture should be the same
+        # audio every time, so that a transcript that changes is the code's doing.
+        subprocess.run(["sox", "-D", str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(path), *effects],
                        check=True)
     return Path(path)
 
@@ -48,5 +50,5 @@ def espeak_dialogue(path: Path, lines: list[tuple[str, str]], gap: float = 0.7) 
         # Every part at one rate and with its pause after it, so that sox can simply join them.
         parts = [str(speak(voice, text, Path(scratch) / f"{number:03d}.wav", "pad", "0", str(gap)))
                  for number, (voice, text) in enumerate(lines)]
-        subprocess.run(["sox", *parts, str(path)], check=True)
+        subprocess.run(["sox", "-D", *parts, str(path)], check=True)
     return path

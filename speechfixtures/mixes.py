@@ -29,11 +29,11 @@ def varied_speech(path: Path, min_seconds: float, pause: float = 1.0) -> tuple[P
         dialogue = espeak_dialogue(Path(scratch) / "dialogue.wav", DIALOGUE)
         pieces = [*librivox(), (jfk_wav(), JFK_TEXT), (dialogue, " ".join(text for _, text in DIALOGUE))]
         silence = Path(scratch) / "pause.wav"
-        subprocess.run(["sox", "-n", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(silence), "trim", "0",
+        subprocess.run(["sox", "-D", "-n", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(silence), "trim", "0",
                         str(pause)], check=True)
         rounds = math.ceil(min_seconds / sum(seconds(piece) + pause for piece, _ in pieces))
         files = [str(f) for _ in range(rounds) for piece, _ in pieces for f in (piece, silence)]
-        subprocess.run(["sox", *files, str(path)], check=True)
+        subprocess.run(["sox", "-D", *files, str(path)], check=True)
     return path, " ".join(text for _ in range(rounds) for _, text in pieces)
 
 

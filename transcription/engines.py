@@ -326,7 +326,7 @@ class FasterWhisperEngine:
         region_at = {_seek(start): index for index, (start, _) in pieces}
         by_region: list[list[Segment]] = [[] for _ in regions]
         for s in found:
-            by_region[region_at[s.seek]].append(_segment(s.start, s.end, s.text, s.words))
+            by_region[region_at[s.seek]].extend(_lines(s))
         return by_region
 
     def recognise_clip(self, clip: np.ndarray, language: str) -> list[Segment]:

@@ -10,7 +10,16 @@ from speechfixtures.long_script import long_script
 from speechfixtures.recorded import JFK_TEXT
 from speechfixtures.scoring import deletions
 from tests.transcription.conftest import ffmpeg
-from transcription.coverage import WINDOW, recover, uncovered, windows, without_loops
+from transcription.coverage import (
+    WINDOW,
+    recover,
+    restretched,
+    speech_regions,
+    stretched,
+    uncovered,
+    windows,
+    without_loops,
+)
 from transcription.engines import load_engine
 from transcription.formats import FORMATS
 from transcription.media import load_audio
@@ -69,6 +78,42 @@ def test_what_the_second_recognition_still_leaves_uncovered_is_marked_inaudible(
                         speech=[(0.0, 2.0), (3.0, 11.0)])
     assert [(s.start, s.end, s.inaudible) for s in recovered] == [
         (0.0, 2.0, False), (3.0, 6.0, False), (6.3, 11.0, True)]
+
+
+def test_a_gap_the_decoder_skips_whole_is_recognised_again_region_by_region():
+    """A gap of two turns that the decoder, given both at once, gives nothing for (the batched decoder skipped
+    ten seconds of a 23-second clip and gave them in full alone, measured): each speech region is then
+    recognised alone, and only what that leaves is inaudible."""
+    audio = load_audio_of_seconds(16)
+    asked = []
+
+    def recognise(regions):
+        asked.append(regions)
+        return [[said(start + 0.5, end - 0.5, "words", "said", "here")] if end - start < 8 else []
+                for start, end in regions]
+
+    recovered = recover(audio, [said(0.0, 1.8, "hello", "there")], recognise,
+                        speech=[(0.0, 2.0), (3.0, 8.0), (8.2, 14.0)])
+    assert asked == [[(2.5, 14.5)], [(2.5, 8.5), (pytest.approx(7.7), 14.5)]]
+    assert [(s.start, s.inaudible) for s in recovered] == [(0.0, False), (3.0, False), (8.2, False)]
+
+
+def test_a_word_stretched_over_speech_is_recognised_again_and_replaced_only_by_more_words():
+    """Whisper gave "do" 2.6 s of a sentence it dropped: no gap shows, as the word covers the speech. The
+    speech region around a word that spans a second of speech or more is recognised again, and its new
+    words replace the old only where they are more."""
+    speech = [(0.0, 7.5), (7.5, 12.0)]
+    question = said(7.8, 11.7, "what", "do", "you", "make", "of", "that")
+    segments = [said(0.2, 2.4, "I", "felt", "invisible"), said(2.6, 7.2, "do"), question]
+    assert uncovered(speech, segments) == []
+    assert stretched(speech, segments) == [(0.0, 7.5)]
+    sentence = said(0.2, 7.2, "I", "felt", "invisible", "it", "keeps", "happening", "what", "to", "do")
+    found = restretched(segments, speech, lambda regions: [[sentence] for _ in regions])
+    assert found == [sentence, question]
+    # Recognised the same again (a slow speaker's long word), or with fewer words: nothing changes.
+    assert restretched(segments, speech, lambda regions: [[said(0.2, 7.2, "I", "felt", "do")]]) == segments
+    # Words longer than a word takes over silence are the ordinary slack of timings, not a stretch.
+    assert stretched([(0.0, 3.0), (6.5, 9.0)], [said(2.6, 6.8, "well")]) == []
 
 
 def load_audio_of_seconds(seconds: float):
@@ -140,6 +185,25 @@ def test_a_gap_longer_than_whisper_decodes_at_once_comes_back_whole(long_dialogu
     assert not any(s.inaudible for s in recovered)
     assert max(w.end for w in again) >= max(w.end for w in lost) - 2.0
     assert len(again) >= 0.9 * len(lost), (len(again), len(lost))
+
+
+@pytest.mark.slow
+def test_a_sentence_hidden_under_a_stretched_word_comes_back(long_dialogue, engine, transcribed):
+    """A patient answer of the dialogue as Whisper was seen to give one: its first word stretched over the
+    whole answer, the rest dropped. No gap shows; the answer's words come back all the same."""
+    path, reference = long_dialogue
+    first = transcribed.segments
+    hidden = max(first[1:-1], key=lambda s: len(s.words))
+    assert len(hidden.words) >= 8
+    stretched_over = Segment(hidden.start, hidden.end, hidden.words[0].word,
+                             [Word(hidden.start, hidden.end, hidden.words[0].word)])
+    kept = [stretched_over if s is hidden else s for s in first]
+    audio = load_audio(path)
+    assert not [gap for gap in uncovered(speech_regions(audio), kept) if gap[0] < hidden.end and gap[1] > hidden.start]
+    recovered = recover(audio, kept, lambda regions: engine.recognise_regions(audio, regions, "en"))
+    before, after = deletions(reference, " ".join(s.text for s in kept)), deletions(
+        reference, " ".join(s.text for s in recovered))
+    assert before[1] >= 7 and after[0] <= 0.02 and after[1] <= 3, (before, after)
 
 
 def test_a_decoding_loop_is_cut_back_and_what_it_hid_is_recognised_afresh(jfk, engine):
