@@ -5,7 +5,9 @@
 The dialogue is a scripted therapy session between two espeak-ng voices (speechfixtures/
 long_script.py), so who speaks when is known to the sample: that gives the diarisation error rate
 (with the usual 0.25 s collar, and without one) and role accuracy (the share of transcribed words
-given the role of the line they were said in). It is made twice from the same lines: mono, which
+given the role of the line they were said in). A second table scores the real two-person recordings with
+published reference turns (speechfixtures.recorded: a telephone call, two meeting excerpts): the error
+of the turns and of the transcript's lines, and its parts. It is made twice from the same lines: mono, which
 is diarised by voice, and stereo with one voice per channel (AAC), which is diarised by channel;
 the two share a timeline, so the mono transcript serves both.
 
@@ -34,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from bench.tables import table
 from speechfixtures.dialogue import Line, mono_dialogue, stereo_dialogue
 from speechfixtures.long_script import long_script
+from speechfixtures.recorded import conversation, meetings
 from speechfixtures.scoring import reference, role_accuracy
 from transcription.diarize import diarisation_error
 from transcription.transcript import Transcript
@@ -140,6 +143,27 @@ def main() -> None:
     header = ["stage", "how", "load s", "run s", "RTF", "peak RSS MiB", "DER", "DER no collar", "role acc",
               "role conf"]
     print(table(header, rows))
+    print()
+    print(real_recordings())
+
+
+def real_recordings() -> str:
+    """Turns and lines of the real recordings against their references (0.25 s collar, overlap counted)."""
+    from transcription.diarize import assign_speakers, diarise, load_encoder
+    from transcription.engines import load_engine
+    from transcription.media import load_channels
+
+    encoder, engine = load_encoder(), load_engine(device="cpu")
+    rows = []
+    for path, reference_turns in [conversation(), *meetings()]:
+        found = diarise(load_channels(path), 2, encoder)
+        lines = assign_speakers(engine.transcribe(path), found.turns).segments
+        for scored, hypothesis in (("turns", [(t.start, t.end, t.speaker) for t in found.turns]),
+                                   ("lines", [(s.start, s.end, s.speaker) for s in lines if s.end > s.start])):
+            error = diarisation_error(reference_turns, hypothesis, collar=0.25)
+            rows.append([path.parent.name + "/" + path.name, scored, f"{error.total:.1f}", f"{error.rate:.3f}",
+                         f"{error.missed:.2f}", f"{error.false_alarm:.2f}", f"{error.confusion:.2f}"])
+    return table(["recording", "scored", "speech s", "DER", "missed s", "false alarm s", "confusion s"], rows)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
-"""Who is speaking in a real conversation: two women on the telephone, turns of under a second and
-overlapping speech, against the reference turns published with it (speechfixtures.recorded.conversation)."""
+"""Who is speaking in real conversations, against the reference turns published with them: two women on
+the telephone, turns of under a second and overlapping speech (speechfixtures.recorded.conversation), and
+two men in a meeting, turns of one to twelve seconds (speechfixtures.recorded.meetings)."""
 
 from __future__ import annotations
 
 import pytest
 
-from speechfixtures.recorded import conversation
+from speechfixtures.recorded import conversation, meetings
 from transcription.diarize import assign_speakers, diarise
 from transcription.diarize.error_rate import diarisation_error
 from transcription.media import load_channels
@@ -45,3 +46,30 @@ def test_transcript_lines_of_a_real_conversation_keep_each_speaker_apart(recorde
     # Both women's words are there, each line given to one of them.
     assert {s.speaker for s in lines} == {"speaker 1", "speaker 2"}
     assert "new jersey" in " ".join(s.text for s in lines).lower()
+
+
+@pytest.fixture(scope="module")
+def meetings_found(encoder):
+    return [(path, reference, diarise(load_channels(path), 2, encoder)) for path, reference in meetings()]
+
+
+def test_the_turns_of_real_two_person_meetings_give_no_speech_to_the_wrong_speaker(meetings_found):
+    """AMI's references count a speaker's pauses as their speech: dev00's turn from 1.4 to 13.3 s holds 1.8 s
+    of silence (-55 to -70 dB) that no voice activity detection calls speech, and the error rate counts it
+    missed (0.13 and 0.10 measured, where bridging pauses under a second inside a turn took them from 0.28
+    and 0.16). What the diarisation decides, who speaks, is right for all but a fraction of a second."""
+    for path, reference, found in meetings_found:
+        error = diarisation_error(reference, [(t.start, t.end, t.speaker) for t in found.turns], collar=0.25)
+        assert found.speakers == 2, path.name
+        assert error.confusion <= 0.03 * error.total and error.false_alarm <= 0.03 * error.total, (path.name, error)
+        assert error.rate <= 0.14, (path.name, error)
+
+
+@pytest.mark.slow
+def test_transcript_lines_of_real_meetings_keep_each_speaker_apart(meetings_found, engine):
+    for path, reference, found in meetings_found:
+        lines = assign_speakers(engine.transcribe(path), found.turns).segments
+        error = diarisation_error(reference, [(s.start, s.end, s.speaker) for s in lines if s.end > s.start],
+                                  collar=0.25)
+        assert error.confusion <= 0.03 * error.total, (path.name, error)
+        assert {s.speaker for s in lines} == {"speaker 1", "speaker 2"}, path.name

@@ -142,8 +142,21 @@ def label_turns(labels: np.ndarray, confidence: np.ndarray, order_by_first: bool
                 options: TurnOptions = TurnOptions()) -> list[Turn]:
     """Turns from per-frame labels (-1 for no speech); speakers renumbered by first appearance
     unless `order_by_first` is false."""
-    spoken = [r for r in runs(labels) if r[2] >= 0]
+    spoken = [r for r in runs(bridged(labels, options)) if r[2] >= 0]
     numbering = first_appearance(labels) if order_by_first else {value: value for _, _, value in spoken}
+    # A turn's confidence is that of its speech, not of the pauses bridged inside it.
     return [Turn(start=round(s * options.frame_s, 3), end=round(e * options.frame_s, 3), speaker=numbering[v],
-                 confidence=round(float(np.mean(confidence[s:e])), 3))
+                 confidence=round(float(np.mean(confidence[s:e][labels[s:e] >= 0])), 3))
             for s, e, v in spoken]
+
+
+def bridged(labels: np.ndarray, options: TurnOptions = TurnOptions()) -> np.ndarray:
+    """`labels` with each pause shorter than `options.bridge_s` between two runs of one speaker given to
+    that speaker: one turn, pauses and all."""
+    limit = round(options.bridge_s / options.frame_s)
+    labels = labels.copy()
+    found = runs(labels)
+    for (_, _, before), (start, end, value), (_, _, after) in zip(found, found[1:], found[2:]):
+        if value < 0 <= before == after and end - start < limit:
+            labels[start:end] = before
+    return labels
