@@ -193,10 +193,15 @@ def stretched(speech: list[tuple[float, float]], segments: list[Segment],
                    for region in speech if region[1] > w.start and region[0] < w.end})
 
 
-def _cut(segments: list[Segment], keep: Callable[[float], bool]) -> list[Segment]:
-    """`segments` with only the words whose middle `keep` accepts (a segment without word times: by its
-    own middle). A segment that loses words in its middle becomes one segment per run of words kept, so
-    that what replaces them falls between, in time order."""
+def _middle(word: Word) -> float:
+    return (word.start + word.end) / 2
+
+
+def _cut(segments: list[Segment], keep: Callable[[float], bool], at: Callable[[Word], float] = _middle
+         ) -> list[Segment]:
+    """`segments` with only the words whose place (`at`: by default their middle) `keep` accepts (a segment
+    without word times: by its own middle). A segment that loses words in its middle becomes one segment
+    per run of words kept, so that what replaces them falls between, in time order."""
     kept = []
     for segment in segments:
         if not segment.words:
@@ -205,7 +210,7 @@ def _cut(segments: list[Segment], keep: Callable[[float], bool]) -> list[Segment
             continue
         runs: list[list[Word]] = [[]]
         for word in segment.words:
-            if keep((word.start + word.end) / 2):
+            if keep(at(word)):
                 runs[-1].append(word)
             elif runs[-1]:
                 runs.append([])
@@ -227,13 +232,19 @@ def restretched(segments: list[Segment], speech: list[tuple[float, float]], reco
     new words in place of the old where they are more: a dropped sentence comes back, and a slow speaker's
     long word, recognised the same again, changes nothing."""
     clips = stretched(speech, segments, options)
+
+    def spoken_at(word: Word) -> float:
+        """A stretched word is where its speech is: "link." timed 10.8-13.2 s over speech ending at 11.9."""
+        spoken = [(max(s, word.start), min(e, word.end)) for s, e in speech if e > word.start and s < word.end]
+        return (spoken[0][0] + spoken[-1][1]) / 2 if spoken else _middle(word)
+
     for (start, end), recognised in zip(clips, recognise(clips) if clips else [], strict=True):
         def inside(at: float, start: float = start, end: float = end) -> bool:
             return start <= at < end
 
         again = without_loops(_cut(recognised, inside), options)
-        if _word_count(again) > _word_count(_cut(segments, inside)):
-            kept = _cut(segments, lambda at: not inside(at))
+        if _word_count(again) > _word_count(_cut(segments, inside, spoken_at)):
+            kept = _cut(segments, lambda at: not inside(at), spoken_at)
             segments = [*kept, *_seamless(again, [w for s in kept for w in s.words], start, end)]
     return sorted(segments, key=lambda s: (s.start, s.end))
 
@@ -243,9 +254,9 @@ def _seamless(again: list[Segment], kept: list[Word], start: float, end: float, 
     kept word just outside, within `within` seconds: Whisper times a clip's first word from the clip's start,
     so the word before the clip can come back inside it ("and and so my fellow Americans", measured)."""
     words = [w for s in again for w in s.words]
-    before = max((w for w in kept if w.end <= start + within and (w.start + w.end) / 2 < start),
+    before = max((w for w in kept if w.end <= start + within and _middle(w) < start),
                  key=lambda w: w.end, default=None)
-    after = min((w for w in kept if w.start >= end - within and (w.start + w.end) / 2 >= end),
+    after = min((w for w in kept if w.start >= end - within and _middle(w) >= end),
                 key=lambda w: w.start, default=None)
     repeated = set()
     if words and before and _key(words[0]) == _key(before) and words[0].start - before.end < within:

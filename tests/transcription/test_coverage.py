@@ -112,6 +112,11 @@ def test_a_word_stretched_over_speech_is_recognised_again_and_replaced_only_by_m
     assert found == [sentence, question]
     # Recognised the same again (a slow speaker's long word), or with fewer words: nothing changes.
     assert restretched(segments, speech, lambda regions: [[said(0.2, 7.2, "I", "felt", "do")]]) == segments
+    # A word timed past the end of the speech counts where its speech is: a region that gives it again
+    # (a meeting's "link." timed 10.8-13.2 s over speech ending at 11.9, measured) gains nothing.
+    link = [said(0.5, 3.0, "no", "on", "the", "desktop"), said(3.2, 7.0, "link")]
+    heard = {(0.0, 4.0): [said(0.5, 3.0, "no", "on", "the", "desktop")], (4.0, 5.0): [said(4.1, 4.6, "link")]}
+    assert restretched(link, [(0.0, 4.0), (4.0, 5.0)], lambda regions: [heard[r] for r in regions]) == link
     # Words longer than a word takes over silence are the ordinary slack of timings, not a stretch.
     assert stretched([(0.0, 3.0), (6.5, 9.0)], [said(2.6, 6.8, "well")]) == []
 
