@@ -12,6 +12,7 @@ from speechfixtures.scoring import deletions
 from tests.transcription.conftest import ffmpeg
 from transcription.coverage import (
     WINDOW,
+    fitted,
     recover,
     restretched,
     speech_regions,
@@ -119,6 +120,21 @@ def test_a_word_stretched_over_speech_is_recognised_again_and_replaced_only_by_m
     assert restretched(link, [(0.0, 4.0), (4.0, 5.0)], lambda regions: [heard[r] for r in regions]) == link
     # Words longer than a word takes over silence are the ordinary slack of timings, not a stretch.
     assert stretched([(0.0, 3.0), (6.5, 9.0)], [said(2.6, 6.8, "well")]) == []
+
+
+def test_words_run_on_over_silence_end_where_the_speech_does():
+    speech = [(0.0, 4.0), (6.0, 9.0)]
+    run_on = Segment(1.0, 5.9, "project documents link", [
+        Word(1.0, 2.0, "project"), Word(2.0, 3.0, "documents"), Word(3.2, 5.9, "link")])
+    early = Segment(5.0, 7.0, "right", [Word(5.0, 7.0, "right")])
+    lost = Segment(4.5, 5.5, "hm", [Word(4.5, 5.5, "hm")])
+    found = fitted([run_on, early, lost], speech)
+    assert [(s.start, s.end) for s in found] == [(1.0, 4.0), (6.0, 7.0), (4.5, 5.5)]
+    assert [(w.start, w.end) for w in found[0].words] == [(1.0, 2.0), (2.0, 3.0), (3.2, 4.0)]
+    assert found[0].text == run_on.text
+    # A word across two regions keeps the pause between them; a word inside its region is left as it is.
+    across = [Segment(3.0, 7.0, "well", [Word(3.0, 7.0, "well")])]
+    assert fitted(across, speech) == across
 
 
 def load_audio_of_seconds(seconds: float):
