@@ -9,8 +9,9 @@ does not show, so after recognition:
 0. a phrase repeated back to back more often than people say it is cut back to its first occurrence
    (`without_loops`), leaving the time it took uncovered;
 1. where a word's timing spans more speech than a word takes, Whisper has stretched it over words it
-   dropped ("do" given 2.6 s of a sentence that never appeared, measured): the speech around it is
-   recognised again alone, and the new words replace the old there when they are more (`restretched`);
+   dropped ("do" given 2.6 s of a sentence that never appeared, measured): its line and the lines either
+   side are recognised again alone, and the new words replace the old there when they are more
+   (`restretched`);
 2. the speech regions Silero VAD finds are compared with the time the words cover (each word widened by
    `word_margin`, as word timings are approximate); speech left uncovered for at least `min_gap`
    seconds is a gap;
@@ -190,21 +191,35 @@ def _speech_in(speech: list[tuple[float, float]], start: float, end: float) -> f
 def stretched(speech: list[tuple[float, float]], segments: list[Segment],
               options: CoverageOptions = CoverageOptions()) -> list[tuple[float, float]]:
     """Stretches to recognise again because a word in them covers `stretched_word` seconds of speech or more:
-    the speech regions the word overlaps, each alone (a region is at most a window long)."""
-    return sorted({region for s in segments if not s.inaudible for w in s.words
-                   if _speech_in(speech, w.start, w.end) >= options.stretched_word
-                   for region in speech if region[1] > w.start and region[0] < w.end})
+    from the start of the line before the word's to the end of the line after, a little either side, so
+    that the stretch begins and ends at words. The words Whisper dropped lie around the stretched one, and
+    a stretch cut by VAD inside a sentence loses the sentence again (measured). At most a window long:
+    else the word's own line."""
+    lines = [s for s in segments if not s.inaudible and s.words]
+    margin = options.word_margin
+    clips = []
+    for i, line in enumerate(lines):
+        if not any(_speech_in(speech, w.start, w.end) >= options.stretched_word for w in line.words):
+            continue
+        floor = lines[i - 2].end if i >= 2 else 0.0
+        ceiling = lines[i + 2].start if i + 2 < len(lines) else line.end + WINDOW
+        start = max(lines[max(i - 1, 0)].start - margin, floor)
+        end = min(lines[min(i + 1, len(lines) - 1)].end + margin, ceiling)
+        if end - start > WINDOW:
+            start = max(line.start - margin, lines[i - 1].end if i else 0.0)
+            end = min(line.end + margin, lines[i + 1].start if i + 1 < len(lines) else line.end + margin, start + WINDOW)
+        clips.append((max(start, 0.0), end))
+    return clips
 
 
 def _middle(word: Word) -> float:
     return (word.start + word.end) / 2
 
 
-def _cut(segments: list[Segment], keep: Callable[[float], bool], at: Callable[[Word], float] = _middle
-         ) -> list[Segment]:
-    """`segments` with only the words whose place (`at`: by default their middle) `keep` accepts (a segment
-    without word times: by its own middle). A segment that loses words in its middle becomes one segment
-    per run of words kept, so that what replaces them falls between, in time order."""
+def _cut(segments: list[Segment], keep: Callable[[float], bool]) -> list[Segment]:
+    """`segments` with only the words whose middle `keep` accepts (a segment without word times: by its
+    own middle). A segment that loses words in its middle becomes one segment per run of words kept, so
+    that what replaces them falls between, in time order."""
     kept = []
     for segment in segments:
         if not segment.words:
@@ -213,7 +228,7 @@ def _cut(segments: list[Segment], keep: Callable[[float], bool], at: Callable[[W
             continue
         runs: list[list[Word]] = [[]]
         for word in segment.words:
-            if keep(at(word)):
+            if keep(_middle(word)):
                 runs[-1].append(word)
             elif runs[-1]:
                 runs.append([])
@@ -235,19 +250,13 @@ def restretched(segments: list[Segment], speech: list[tuple[float, float]], reco
     new words in place of the old where they are more: a dropped sentence comes back, and a slow speaker's
     long word, recognised the same again, changes nothing."""
     clips = stretched(speech, segments, options)
-
-    def spoken_at(word: Word) -> float:
-        """A stretched word is where its speech is: "link." timed 10.8-13.2 s over speech ending at 11.9."""
-        spoken = [(max(s, word.start), min(e, word.end)) for s, e in speech if e > word.start and s < word.end]
-        return (spoken[0][0] + spoken[-1][1]) / 2 if spoken else _middle(word)
-
     for (start, end), recognised in zip(clips, recognise(clips) if clips else [], strict=True):
         def inside(at: float, start: float = start, end: float = end) -> bool:
             return start <= at < end
 
         again = without_loops(_cut(recognised, inside), options)
-        if _word_count(again) > _word_count(_cut(segments, inside, spoken_at)):
-            kept = _cut(segments, lambda at: not inside(at), spoken_at)
+        if _word_count(again) > _word_count(_cut(segments, inside)):
+            kept = _cut(segments, lambda at: not inside(at))
             segments = [*kept, *_seamless(again, [w for s in kept for w in s.words], start, end)]
     return sorted(segments, key=lambda s: (s.start, s.end))
 
@@ -302,8 +311,8 @@ def recover(audio: np.ndarray, segments: list[Segment], recognise: RegionRecogni
     """`segments` with stretched words' surroundings recognised again (`restretched`) and every gap of the
     speech filled: recognised again, and what that leaves uncovered marked inaudible; in time order.
 
-    A gap is recognised whole first, then what that leaves uncovered one speech region at a time: the
-    batched decoder can skip the first ten seconds of a 23-second clip and give them in full alone (measured)."""
+    A gap is recognised whole first, then what that leaves uncovered one speech region at a time: a
+    decoder can skip the first ten seconds of a 23-second clip and give them in full alone (measured)."""
     speech = speech_regions(audio) if speech is None else speech
     segments = restretched(segments, speech, recognise, options)
     duration, limit = len(audio) / SAMPLE_RATE, WINDOW - 2 * options.context

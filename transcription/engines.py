@@ -8,8 +8,9 @@ Both engines decode with the same settings, chosen for long, conversational reco
   (`condition_on_previous_text=False`): the prompt helps keep spelling consistent, but it is also
   how one misheard window turns into a loop repeated for the rest of a 50-minute session;
 - beam search of 5 and word timestamps, so that the page can follow playback word by word;
-- afterwards, speech that VAD heard and no word covers is recognised again on its own, and marked
-  inaudible if it still yields nothing (transcription/coverage.py): no speech is silently lost.
+- afterwards, speech that VAD heard and no word covers, or that a word stretched over it hides, is
+  recognised again on its own, and marked inaudible if it still yields nothing
+  (transcription/coverage.py): no speech is silently lost. Those second recognitions are sequential.
 
 faster-whisper decodes stretches of the recording in batches (`BatchedInferencePipeline`, `batch_size` at
 a time): a stretch runs from one VAD speech region to a later one, pauses kept, at most 28 s
@@ -62,8 +63,6 @@ ENGINES = ("faster-whisper", "openai-whisper")
 DEFAULT_ENGINE = "faster-whisper"
 DEFAULT_MODEL = "tiny.en"
 BEAM_SIZE = 5
-# Whisper's mel frames: faster-whisper gives a batched segment's chunk start in these.
-FRAMES_PER_SECOND = 100
 # Stretches a stream decodes at once: on CPU one (two streams of one beat one stream of four, in less memory);
 # a GPU wants larger batches.
 BATCH_SIZES = {"cpu": 1, "cuda": 8}
@@ -315,31 +314,21 @@ class FasterWhisperEngine:
 
     def recognise_regions(self, audio: np.ndarray, regions: list[tuple[float, float]],
                           language: str) -> list[list[Segment]]:
-        """Stretches of speech recognised each alone (no VAD: they are speech), timed on the recording;
-        batched like the first pass (each region its own clip, a long one cut into windows Whisper
-        decodes whole), else one after another."""
-        if not self.pipelines:
-            return one_at_a_time(audio, lambda clip: self.recognise_clip(clip, language))(regions)
-        pieces = [(index, piece) for index, region in enumerate(regions) for piece in windows([region])]
-        found = self._decode(audio, [piece for _, piece in pieces], language)
-        # faster-whisper marks each segment with the start of its chunk (`seek`), reckoned as here.
-        region_at = {_seek(start): index for index, (start, _) in pieces}
-        by_region: list[list[Segment]] = [[] for _ in regions]
-        for s in found:
-            by_region[region_at[s.seek]].extend(_lines(s))
-        return by_region
+        """Stretches of speech recognised each alone (no VAD: they are speech), timed on the recording, by
+        the sequential decoder whatever the first pass used: with timestamps it carries on past a sentence,
+        where the batched decoder given the same 13 s clip stopped after its first (measured), and these are
+        the few clips the coverage pass asks for. Side by side, one per stream."""
+        recognise = one_at_a_time(audio, lambda clip: self.recognise_clip(clip, language))
+        if len(self.pipelines) < 2 or len(regions) < 2:
+            return recognise(regions)
+        with ThreadPoolExecutor(len(self.pipelines), "dit-recognise") as pool:
+            return list(pool.map(lambda region: recognise([region])[0], regions))
 
     def recognise_clip(self, clip: np.ndarray, language: str) -> list[Segment]:
-        """A stretch of speech recognised alone (no VAD: it is speech), timed from its start."""
+        """A stretch of speech recognised alone (no VAD: it is speech), timed from its start, as lines."""
         found, _ = self.model.transcribe(clip, beam_size=self.options.beam_size, vad_filter=False,
                                          word_timestamps=True, condition_on_previous_text=False, language=language)
-        return [_segment(s.start, s.end, s.text, s.words) for s in found]
-
-
-def _seek(start: float) -> int:
-    """The chunk start faster-whisper's batched pipeline gives the segments of a clip that starts at `start`
-    seconds: the start in samples, then in Whisper's mel frames of 10 ms."""
-    return int(int(start * SAMPLE_RATE) / SAMPLE_RATE * FRAMES_PER_SECOND)
+        return [line for segment in found for line in _lines(segment)]
 
 
 def _shares(clips: list[tuple[float, float]], count: int) -> list[list[tuple[float, float]]]:
