@@ -103,11 +103,12 @@ def main() -> None:
         folder = Path(scratch)
         unit = folder / "unit.wav"
         unit_lines = mono_dialogue(unit, long_script(UNIT_MINUTES * 60), gap=GAP)
-        # Exactly ten minutes (cut, or padded with silence), so that the repeats keep the dialogue's pace.
+        # Exactly ten minutes, so that the repeats keep the dialogue's pace: cut after the last line that ends
+        # in time (a line cut in half would be heard but not in the script) and padded with silence.
         length = int(UNIT_MINUTES * 60 * 16_000)
-        samples = read_wav(unit)[:length]
-        write_wav(unit, np.pad(samples, (0, length - len(samples))))
         unit_lines = [line for line in unit_lines if line.end <= UNIT_MINUTES * 60]
+        samples = read_wav(unit)[:int(unit_lines[-1].end * 16_000)]
+        write_wav(unit, np.pad(samples, (0, length - len(samples))))
         for minutes in args.minutes:
             upload, lines = recording(folder, unit, unit_lines, minutes, args.format)
             out = folder / "labelled.json"

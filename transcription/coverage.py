@@ -306,22 +306,23 @@ def _regions(gap: tuple[float, float], speech: list[tuple[float, float]], limit:
 
 
 def recover(audio: np.ndarray, segments: list[Segment], recognise: RegionRecogniser,
-            options: CoverageOptions = CoverageOptions(),
-            speech: list[tuple[float, float]] | None = None) -> list[Segment]:
+            options: CoverageOptions = CoverageOptions(), speech: list[tuple[float, float]] | None = None,
+            quick: RegionRecogniser | None = None) -> list[Segment]:
     """`segments` with stretched words' surroundings recognised again (`restretched`) and every gap of the
     speech filled: recognised again, and what that leaves uncovered marked inaudible; in time order.
 
-    A gap is recognised whole first, then what that leaves uncovered one speech region at a time: a
-    decoder can skip the first ten seconds of a 23-second clip and give them in full alone (measured)."""
+    A gap is recognised whole first (by `quick`, if given: the batched decoder), then what that leaves
+    uncovered one speech region at a time by `recognise`: a decoder can skip the first ten seconds of a
+    23-second clip and give them in full alone, and two decoders fail in different places (measured)."""
     speech = speech_regions(audio) if speech is None else speech
     segments = restretched(segments, speech, recognise, options)
     duration, limit = len(audio) / SAMPLE_RATE, WINDOW - 2 * options.context
     gaps, found = uncovered(speech, segments, options), []
-    for pieces in (_pieces, _regions):
+    for pieces, recogniser in ((_pieces, quick or recognise), (_regions, recognise)):
         gaps = [piece for gap in gaps for piece in pieces(gap, speech, limit)]
         regions = [(max(start - options.context, 0.0), min(end + options.context, duration)) for start, end in gaps]
         still = []
-        for (start, end), recognised in zip(gaps, recognise(regions) if regions else [], strict=True):
+        for (start, end), recognised in zip(gaps, recogniser(regions) if regions else [], strict=True):
             # Only what lies in the gap: the context either side was recognised the first time.
             again = without_loops(_cut(recognised, lambda at, start=start, end=end: start <= at <= end), options)
             found += again

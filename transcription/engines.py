@@ -63,6 +63,8 @@ ENGINES = ("faster-whisper", "openai-whisper")
 DEFAULT_ENGINE = "faster-whisper"
 DEFAULT_MODEL = "tiny.en"
 BEAM_SIZE = 5
+# Whisper's mel frames: faster-whisper gives a batched segment's chunk start in these.
+FRAMES_PER_SECOND = 100
 # Stretches a stream decodes at once: on CPU one (two streams of one beat one stream of four, in less memory);
 # a GPU wants larger batches.
 BATCH_SIZES = {"cpu": 1, "cuda": 8}
@@ -202,9 +204,11 @@ def _moved(segment: Segment, seconds: float) -> Segment:
 
 
 def _covered(audio: np.ndarray, segments: list[Segment], recognise: RegionRecogniser, options: DecodeOptions,
-             progress: ProgressCallback | None, speech: list[tuple[float, float]] | None = None) -> list[Segment]:
+             progress: ProgressCallback | None, speech: list[tuple[float, float]] | None = None,
+             quick: RegionRecogniser | None = None) -> list[Segment]:
     if options.coverage is not None:
-        segments = recover(audio, without_loops(segments, options.coverage), recognise, options.coverage, speech)
+        segments = recover(audio, without_loops(segments, options.coverage), recognise, options.coverage, speech,
+                           quick)
     if progress:
         progress(1.0)
     return segments
@@ -271,7 +275,7 @@ class FasterWhisperEngine:
         result = [line for segment in self._decode(audio, stretches, language, _scaled(progress, FIRST_PASS))
                   for line in _lines(segment)]
         result = _covered(audio, result, lambda regions: self.recognise_regions(audio, regions, language),
-                          self.options, progress, speech)
+                          self.options, progress, speech, lambda regions: self.recognise_batched(audio, regions, language))
         return result, language
 
     def _language(self, audio: np.ndarray, stretches: list[tuple[float, float]]) -> str | None:
@@ -316,19 +320,41 @@ class FasterWhisperEngine:
                           language: str) -> list[list[Segment]]:
         """Stretches of speech recognised each alone (no VAD: they are speech), timed on the recording, by
         the sequential decoder whatever the first pass used: with timestamps it carries on past a sentence,
-        where the batched decoder given the same 13 s clip stopped after its first (measured), and these are
-        the few clips the coverage pass asks for. Side by side, one per stream."""
+        where the batched decoder given the same 13 s clip stopped after its first (measured). The coverage
+        pass asks it for stretched words' lines and for what a gap's quick first try left. Side by side,
+        one per stream."""
         recognise = one_at_a_time(audio, lambda clip: self.recognise_clip(clip, language))
         if len(self.pipelines) < 2 or len(regions) < 2:
             return recognise(regions)
         with ThreadPoolExecutor(len(self.pipelines), "dit-recognise") as pool:
             return list(pool.map(lambda region: recognise([region])[0], regions))
 
+    def recognise_batched(self, audio: np.ndarray, regions: list[tuple[float, float]],
+                          language: str) -> list[list[Segment]]:
+        """As `recognise_regions`, batched like the first pass (each region its own clip, a long one cut into
+        windows Whisper decodes whole): the coverage pass's quick first try at a gap."""
+        if not self.pipelines:
+            return self.recognise_regions(audio, regions, language)
+        pieces = [(index, piece) for index, region in enumerate(regions) for piece in windows([region])]
+        found = self._decode(audio, [piece for _, piece in pieces], language)
+        # faster-whisper marks each segment with the start of its chunk (`seek`), reckoned as here.
+        region_at = {_seek(start): index for index, (start, _) in pieces}
+        by_region: list[list[Segment]] = [[] for _ in regions]
+        for s in found:
+            by_region[region_at[s.seek]].extend(_lines(s))
+        return by_region
+
     def recognise_clip(self, clip: np.ndarray, language: str) -> list[Segment]:
         """A stretch of speech recognised alone (no VAD: it is speech), timed from its start, as lines."""
         found, _ = self.model.transcribe(clip, beam_size=self.options.beam_size, vad_filter=False,
                                          word_timestamps=True, condition_on_previous_text=False, language=language)
         return [line for segment in found for line in _lines(segment)]
+
+
+def _seek(start: float) -> int:
+    """The chunk start faster-whisper's batched pipeline gives the segments of a clip that starts at `start`
+    seconds: the start in samples, then in Whisper's mel frames of 10 ms."""
+    return int(int(start * SAMPLE_RATE) / SAMPLE_RATE * FRAMES_PER_SECOND)
 
 
 def _shares(clips: list[tuple[float, float]], count: int) -> list[list[tuple[float, float]]]:
