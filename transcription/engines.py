@@ -10,7 +10,8 @@ Both engines decode with the same settings, chosen for long, conversational reco
 - beam search of 5 and word timestamps, so that the page can follow playback word by word;
 - afterwards, speech that VAD heard and no word covers, or that a word stretched over it hides, is
   recognised again on its own, and marked inaudible if it still yields nothing
-  (transcription/coverage.py): no speech is silently lost. Those second recognitions are sequential.
+  (transcription/coverage.py): no speech is silently lost. A gap's first retry is batched; what it
+  leaves, and a stretched word's lines, are recognised by the sequential decoder.
 
 faster-whisper decodes stretches of the recording in batches (`BatchedInferencePipeline`, `batch_size` at
 a time): a stretch runs from one VAD speech region to a later one, pauses kept, at most 28 s
