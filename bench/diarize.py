@@ -5,11 +5,11 @@
 The dialogue is a scripted therapy session between two espeak-ng voices (speechfixtures/
 long_script.py), so who speaks when is known to the sample: that gives the diarisation error rate
 (with the usual 0.25 s collar, and without one) and role accuracy (the share of transcribed words
-given the role of the line they were said in). A second table scores the real two-person recordings with
-published reference turns (speechfixtures.recorded: a telephone call, two meeting excerpts): the error
-of the turns and of the transcript's lines, and its parts. It is made twice from the same lines: mono, which
+given the role of the line they were said in). It is made twice from the same lines: mono, which
 is diarised by voice, and stereo with one voice per channel (AAC), which is diarised by channel;
-the two share a timeline, so the mono transcript serves both.
+the two share a timeline, so the mono transcript serves both. A second table scores the real two-person
+recordings with published reference turns (speechfixtures.recorded: a telephone call, two meeting
+excerpts): the error of the turns and of the transcript's lines, and its parts.
 
 Each stage runs in a process of its own, so that its peak memory is its own; a model's load is
 timed apart from its work. The diarisation time covers everything `label_speakers` does after the

@@ -9,9 +9,9 @@ mono (`normalise`), transcribe it (faster-whisper tiny.en) while finding who spe
 diarisation and voice prints), then give the lines their speakers (`label_voices`). The table gives, per
 length, the wall time and times real time, the peak resident memory of the process (ffmpeg's own, decoding
 a 50-minute m4a, is 58 MiB: `/usr/bin/time -v`; the kernel's figure for the children of a process counts
-the pages they share with it until they run ffmpeg, so it is not given), the average number of cores at work (CPU time over wall time: 2.0 is two cores busy
-throughout), and, against the script, the word error rate and the share of words given the role of the
-line they were said in.
+the pages they share with it until they run ffmpeg, so it is not given), the average number of cores at
+work (CPU time over wall time: 2.0 is two cores busy throughout), and, against the script, the word error
+rate and the share of words given the role of the line they were said in.
 """
 
 from __future__ import annotations

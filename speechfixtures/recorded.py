@@ -1,8 +1,8 @@
 """People's speech with known text, from package-registry distributions fetched with pip:
 whisper.cpp's JFK sample inside `pywhispercpp`, LibriVox clips with their transcripts inside
 `pocketsphinx`, a real two-person telephone conversation with its reference speaker turns inside
-`pyannote.audio`'s wheel, and two-person excerpts of real meetings with theirs in its sdist. What is fetched is cached under `.cache/test-media/` in the repository, so
-only the first run needs the network."""
+`pyannote.audio`'s wheel, and two-person excerpts of real meetings with theirs in its sdist. What is
+fetched is cached under `.cache/test-media/` in the repository, so only the first run needs the network."""
 
 from __future__ import annotations
 
@@ -110,18 +110,17 @@ def _rttm(text: str, recording: str | None = None) -> list[tuple[float, float, s
 
 def meetings() -> list[tuple[Path, list[tuple[float, float, str]]]]:
     """Two 30 s excerpts of a real meeting (AMI) in which two men talk, turns of one to twelve seconds
-    overlapping a little, as 16 kHz mono 16-bit WAV (the sdist's are 32-bit float, which the worker
-    would have converted), with their reference turns. The references count a speaker's pauses inside a
+    overlapping a little, as 16 kHz mono 16-bit WAV (the sdist's are 32-bit float: converted as the worker
+    converts an upload), with their reference turns. The references count a speaker's pauses inside a
     turn as speech (dev00's 3.8-5.6 s is silence, -55 to -70 dB, inside a turn)."""
+    from transcription.media import normalise
+
     folder = _cached("meetings", MEETINGS_SDIST)
     found = []
     for name in TWO_PERSON_MEETINGS:
         wav = folder / f"{name}.s16.wav"
         if not wav.exists():
-            partial = wav.with_suffix(".part.wav")
-            subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(folder / f"{name}.wav"),
-                            "-c:a", "pcm_s16le", str(partial)], check=True)
-            os.replace(partial, wav)
+            normalise(folder / f"{name}.wav", wav)
         found.append((wav, _rttm((folder / "debug.development.rttm").read_text(), name)))
     return found
 

@@ -29,7 +29,6 @@ Pure functions of audio and segments; the engines supply the recogniser for one 
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -142,6 +141,12 @@ def uncovered(speech: list[tuple[float, float]], segments: list[Segment],
     return gaps
 
 
+def _with_words(segment: Segment, words: list[Word]) -> Segment:
+    """`segment` holding only `words` (some of its own, in order): its span and text theirs."""
+    return dataclasses.replace(segment, start=words[0].start, end=words[-1].end,
+                               text=" ".join(w.word for w in words), words=words)
+
+
 def _key(word: Word) -> str:
     return word.word.strip(" .,?!;:\"'").lower()
 
@@ -179,13 +184,8 @@ def without_loops(segments: list[Segment], options: CoverageOptions = CoverageOp
         if len(kept) == len(segment.words):
             cleaned.append(segment)
         elif kept:
-            cleaned.append(dataclasses.replace(segment, start=kept[0].start, end=kept[-1].end,
-                                               text=" ".join(w.word for w in kept), words=kept))
+            cleaned.append(_with_words(segment, kept))
     return cleaned
-
-
-def _speech_in(speech: list[tuple[float, float]], start: float, end: float) -> float:
-    return sum(max(0.0, min(e, end) - max(s, start)) for s, e in speech)
 
 
 def stretched(speech: list[tuple[float, float]], segments: list[Segment],
@@ -199,7 +199,8 @@ def stretched(speech: list[tuple[float, float]], segments: list[Segment],
     margin = options.word_margin
     clips = []
     for i, line in enumerate(lines):
-        if not any(_speech_in(speech, w.start, w.end) >= options.stretched_word for w in line.words):
+        if not any(sum(e - s for s, e in _within(speech, (w.start, w.end))) >= options.stretched_word
+                   for w in line.words):
             continue
         floor = lines[i - 2].end if i >= 2 else 0.0
         ceiling = lines[i + 2].start if i + 2 < len(lines) else line.end + WINDOW
@@ -235,8 +236,7 @@ def _cut(segments: list[Segment], keep: Callable[[float], bool]) -> list[Segment
         if runs[0] == segment.words:
             kept.append(segment)
             continue
-        kept += [dataclasses.replace(segment, start=run[0].start, end=run[-1].end,
-                                     text=" ".join(w.word for w in run), words=run) for run in runs if run]
+        kept += [_with_words(segment, run) for run in runs if run]
     return kept
 
 
@@ -277,8 +277,7 @@ def _seamless(again: list[Segment], kept: list[Word], start: float, end: float, 
         repeated.add(id(words[-1]))
     if not repeated:
         return again
-    return [dataclasses.replace(s, start=ws[0].start, end=ws[-1].end, text=" ".join(w.word for w in ws), words=ws)
-            for s in again if (ws := [w for w in s.words if id(w) not in repeated])]
+    return [_with_words(s, ws) for s in again if (ws := [w for w in s.words if id(w) not in repeated])]
 
 
 def inaudible(start: float, end: float) -> Segment:
@@ -337,19 +336,12 @@ def fitted(segments: list[Segment], speech: list[tuple[float, float]]) -> list[S
     line's span to its words': Whisper runs a sentence's last word on over the silence after it (a meeting's
     "link." lasted 2.4 s where its speech ended 1.2 s sooner, measured), which the player would highlight
     and the split by speaker would give to whoever spoke then. A word in no region keeps its times."""
-    starts = [start for start, _ in speech]
     fitted_segments = []
     for segment in segments:
         words = []
         for word in segment.words:
-            last = bisect.bisect_left(starts, word.end) - 1
-            first = last
-            while first >= 0 and speech[first][1] > word.start:
-                first -= 1
-            if first == last:
-                words.append(word)
-                continue
-            start, end = max(word.start, speech[first + 1][0]), min(word.end, speech[last][1])
+            spoken = _within(speech, (word.start, word.end))
+            start, end = (spoken[0][0], spoken[-1][1]) if spoken else (word.start, word.end)
             words.append(word if (start, end) == (word.start, word.end) else dataclasses.replace(word, start=start, end=end))
         if words != segment.words:
             segment = dataclasses.replace(segment, start=words[0].start, end=words[-1].end, words=words)

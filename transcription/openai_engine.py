@@ -122,7 +122,6 @@ class OpenAIWhisperEngine:
                           self.options, progress)
         return result, language
 
-
     def recognise_regions(self, audio: np.ndarray, regions: list[tuple[float, float]],
                           language: str) -> list[list[Segment]]:
         """Stretches of speech recognised each alone, one after another, timed on the recording."""
