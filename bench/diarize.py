@@ -9,7 +9,8 @@ given the role of the line they were said in). It is made twice from the same li
 is diarised by voice, and stereo with one voice per channel (AAC), which is diarised by channel;
 the two share a timeline, so the mono transcript serves both. A second table scores the real two-person
 recordings with published reference turns (speechfixtures.recorded: a telephone call, two meeting
-excerpts): the error of the turns and of the transcript's lines, and its parts.
+excerpts): the error of the turns, of the transcript's lines, and of the lines joined into turns as a
+rater reads them (a line ends at a pause and cannot overlap another), and its parts.
 
 Each stage runs in a process of its own, so that its peak memory is its own; a model's load is
 timed apart from its work. The diarisation time covers everything `label_speakers` does after the
@@ -39,6 +40,7 @@ from speechfixtures.long_script import long_script
 from speechfixtures.recorded import conversation, meetings
 from speechfixtures.scoring import reference, role_accuracy
 from transcription.diarize import diarisation_error
+from transcription.diarize.error_rate import joined_lines
 from transcription.transcript import Transcript
 
 GAP = 0.3  # seconds between lines: brisk turn-taking
@@ -158,8 +160,9 @@ def real_recordings() -> str:
     for path, reference_turns in [conversation(), *meetings()]:
         found = diarise(load_channels(path), 2, encoder)
         lines = assign_speakers(engine.transcribe(path), found.turns).segments
+        spoken = [(s.start, s.end, s.speaker) for s in lines if s.end > s.start]
         for scored, hypothesis in (("turns", [(t.start, t.end, t.speaker) for t in found.turns]),
-                                   ("lines", [(s.start, s.end, s.speaker) for s in lines if s.end > s.start])):
+                                   ("lines", spoken), ("lines joined", joined_lines(spoken))):
             error = diarisation_error(reference_turns, hypothesis, collar=0.25)
             rows.append([path.parent.name + "/" + path.name, scored, f"{error.total:.1f}", f"{error.rate:.3f}",
                          f"{error.missed:.2f}", f"{error.false_alarm:.2f}", f"{error.confusion:.2f}"])

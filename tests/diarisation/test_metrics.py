@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from transcription.diarize import diarisation_error, diarisation_error_rate
+from transcription.diarize.error_rate import joined_lines
 
 REFERENCE = [(0.0, 10.0, "therapist"), (10.0, 30.0, "patient"), (30.0, 40.0, "therapist")]
 
@@ -57,3 +58,12 @@ def test_overlapping_reference_speech_counts_for_both():
     # 8-10 s: two speaking, one found each frame: 2 s missed, and 9-10 s the one found is "P": no confusion.
     assert error.missed == pytest.approx(2.0)
     assert error.confusion == pytest.approx(0.0)
+
+
+def test_lines_are_joined_into_turns_across_a_short_pause_of_one_speaker_only():
+    lines = [(0.0, 1.0, "a"), (1.5, 3.0, "a"), (5.5, 6.0, "a"), (6.2, 7.0, "b"), (7.1, 8.0, "a")]
+    assert joined_lines(lines, bridge_s=2.0) == [(0.0, 3.0, "a"), (5.5, 6.0, "a"), (6.2, 7.0, "b"), (7.1, 8.0, "a")]
+    # A pause a turn bridges, lost when lines are scored one by one, is speech when they are joined.
+    reference = [(0.0, 3.0, "x")]
+    assert diarisation_error(reference, lines[:2], collar=0).missed == pytest.approx(0.5, abs=0.02)
+    assert diarisation_error(reference, joined_lines(lines[:2], bridge_s=2.0), collar=0).missed == pytest.approx(0)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from transcription.diarize.options import TurnOptions
+
 
 @dataclass(frozen=True)
 class DiarisationError:
@@ -71,3 +73,17 @@ def diarisation_error(reference: Iterable[tuple[float, float, object]], hypothes
 
 def diarisation_error_rate(reference, hypothesis, collar: float = 0.25) -> float:
     return diarisation_error(reference, hypothesis, collar).rate
+
+
+def joined_lines(lines: Iterable[tuple[float, float, object]], bridge_s: float = TurnOptions().bridge_s
+                 ) -> list[tuple[float, float, object]]:
+    """Transcript lines (start, end, speaker) in time order, consecutive lines of one speaker joined into
+    one turn across a pause shorter than `bridge_s`, as turns bridge it: the turns a rater reads off the
+    page. A line ends at every pause, so lines scored one by one count each pause inside a turn missed."""
+    turns: list[tuple[float, float, object]] = []
+    for start, end, speaker in lines:
+        if turns and turns[-1][2] == speaker and start - turns[-1][1] < bridge_s:
+            turns[-1] = (turns[-1][0], max(end, turns[-1][1]), speaker)
+        else:
+            turns.append((start, end, speaker))
+    return turns

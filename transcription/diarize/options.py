@@ -27,6 +27,14 @@ class WindowOptions:
     length_s: float = 1.5
     step_s: float = 0.5
     min_length_s: float = 0.4
+    # Shorter windows that vote beside the full ones but take no part in finding the speakers: a reply
+    # shorter than a full window ("what's the username?", 0.64 s straight after the other man's sentence
+    # in AMI dev01) is outvoted by the windows it shares with its neighbour, and has windows mostly its own
+    # at this length. On the real recordings, speech given to the wrong speaker fell from 1.10 to 0.83 s on
+    # the telephone call and from 0.22 to 0 on dev01, with 0.4 s flips kept (TurnOptions.min_flip_s); on
+    # their own, windows this short cluster badly (dev00's error 0.39). 0: full windows only.
+    short_length_s: float = 0.75
+    short_step_s: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -54,18 +62,21 @@ class TurnOptions:
     # The time grid on which votes are counted and turns are cut.
     frame_s: float = 0.02
     # A run of one speaker shorter than this, in the middle of another's speech without a pause on
-    # either side, is taken for a misheard window rather than a turn.
-    min_flip_s: float = 0.6
+    # either side, is taken for a misheard window rather than a turn. Short windows
+    # (WindowOptions.short_length_s) give a run of 0.4 s votes of its own.
+    min_flip_s: float = 0.4
     # How sharply a window's similarity to each speaker's centre becomes a vote (softmax temperature).
     vote_temperature: float = 0.05
     # How far a change of speaker found by voice may be moved to a pause.
     snap_s: float = 0.5
-    # A pause shorter than this between two stretches of one speaker's speech is part of their turn, as
-    # a transcript line holds it and as references count it: on two real two-person meeting excerpts (AMI,
-    # speechfixtures.recorded.meetings) the error fell from 0.28 and 0.16 to 0.13 and 0.10, with no speech
-    # given to the wrong speaker and none invented; the telephone conversation, whose turns are shorter, is
-    # the same (0.076). Bridging 1.5 s added false alarms.
-    bridge_s: float = 1.0
+    # A pause shorter than this between two stretches of one speaker's speech, with nobody else speaking,
+    # is part of their turn (someone thinking mid-sentence still holds the floor), as references count it.
+    # On two real two-person meeting excerpts (AMI, speechfixtures.recorded.meetings) the error was 0.28 and
+    # 0.14 with no bridging, 0.13 and 0.08 at 1 s and 0.049 and 0.082 at 2 s (dev00 has a 1.8 s pause inside
+    # one man's turn), with no speech invented; the telephone conversation, whose turns are shorter, is the
+    # same at all three (0.060). Before short windows found dev01's quick reply, bridging past 1 s joined the
+    # turns either side of it and invented 0.44 s.
+    bridge_s: float = 2.0
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -129,13 +130,16 @@ def voice_turns(source: AudioSource, regions: Sequence[tuple[float, float]], n_s
     frames = frame_count(duration, grid)
     speech = speech_mask(regions, frames, grid)
     spans = window_spans(regions, options.windows)
+    if options.windows.short_length_s:
+        short = replace(options.windows, length_s=options.windows.short_length_s, step_s=options.windows.short_step_s)
+        spans += sorted(set(window_spans(regions, short)) - set(spans))
     if not spans:
         labels = np.where(speech, 0, -1)
         turns = label_turns(labels, np.ones(frames), options=grid)
         return Diarisation(turns, duration, "voices", 1 if turns else 0, speech_seconds(turns))
     embeddings, levels = _embeddings_and_levels(source, spans, encoder or load_encoder(), grid)
-    # Windows cut short by a short stretch of speech embed differently from full ones whoever speaks
-    # (they cluster by length), so the speakers are found from full windows alone.
+    # Windows cut short by a short stretch of speech, and the short windows, embed differently from full ones
+    # whoever speaks (they cluster by length), so the speakers are found from full windows alone; all vote.
     full = np.array([e - s >= options.windows.length_s - 1e-6 for s, e in spans])
     fitted = full if full.sum() >= 2 else np.ones(len(spans), dtype=bool)
     _, centres, separation = cluster(embeddings[fitted], n_speakers, options.clusters)
